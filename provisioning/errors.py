@@ -1,0 +1,97 @@
+"""The one error taxonomy of the app: every failure is transient, terminal, or a bug.
+
+    ProvisioningError
+     ├── TransientError     retry later, after ``retry_after`` seconds if Azure said so
+     └── TerminalError      record ``failed`` with an ARM-style error and stop
+          └── InvalidRequest    the message itself is malformed or disallowed
+
+Anything else raised inside an invocation is a bug: it propagates, the Functions host retries
+the message and, after ``maxDequeueCount`` deliveries, moves it to the poison queue.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorInfo:
+    """What the status record and the SPA see of a failure (ARM's error shape, flattened)."""
+
+    code: str
+    message: str
+    action: str | None = None
+    scope: str | None = None
+    correlation_id: str | None = None
+    details: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"code": self.code, "message": self.message}
+        for key in ("action", "scope", "correlation_id"):
+            value = getattr(self, key)
+            if value:
+                out[key] = value
+        if self.details:
+            out["details"] = list(self.details)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ErrorInfo:
+        return cls(
+            code=str(data["code"]),
+            message=str(data.get("message", "")),
+            action=data.get("action"),
+            scope=data.get("scope"),
+            correlation_id=data.get("correlation_id"),
+            details=tuple(data.get("details", ())),
+        )
+
+
+class ProvisioningError(Exception):
+    """Base of the errors the app expects and knows how to handle."""
+
+
+class TransientError(ProvisioningError):
+    """Azure or storage hiccuped (429, 5xx, timeout, dropped connection): try again later."""
+
+    def __init__(self, info: ErrorInfo, retry_after: float | None = None) -> None:
+        super().__init__(f"{info.code}: {info.message}")
+        self.info = info
+        self.retry_after = retry_after
+
+
+class TerminalError(ProvisioningError):
+    """Retrying cannot help (bad input, denied, conflicting resource): record and stop."""
+
+    def __init__(self, info: ErrorInfo) -> None:
+        super().__init__(f"{info.code}: {info.message}")
+        self.info = info
+
+
+@dataclass(frozen=True, slots=True)
+class FieldProblem:
+    """One bad field of a request: a JSON path such as ``cluster.node_count`` and why."""
+
+    field: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.reason}"
+
+
+class InvalidRequest(TerminalError):
+    """The message is malformed or breaks the contract; names every bad field at once."""
+
+    def __init__(self, problems: list[FieldProblem], request_id: str | None = None) -> None:
+        self.problems = tuple(problems)
+        self.request_id = request_id
+        summary = "; ".join(str(p) for p in self.problems)
+        super().__init__(
+            ErrorInfo(
+                code="InvalidRequest",
+                message=f"the request is invalid: {summary}",
+                details=tuple(str(p) for p in self.problems),
+            )
+        )
+
