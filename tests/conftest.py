@@ -1,3 +1,3 @@
 """Session-wide fixtures come from the plugins under tests/plugins/ (stand-ins for Azure)."""
 
-pytest_plugins: list[str] = []
+pytest_plugins: list[str] = ["tests.plugins.certs"]
