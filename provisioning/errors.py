@@ -95,3 +95,33 @@ class InvalidRequest(TerminalError):
             )
         )
 
+
+# Statuses and ARM codes that say "try again later" (ARM's throttling, gateway and conflict codes).
+TRANSIENT_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+TRANSIENT_CODES = frozenset(
+    {"AnotherOperationInProgress", "RetryableError", "TooManyRequests", "ServerTimeout"}
+)
+
+
+class ArmCallFailed(ProvisioningError):
+    """ARM answered with an error. Not yet judged: the caller may handle some codes itself."""
+
+    def __init__(
+        self, status: int | None, info: ErrorInfo, retry_after: float | None = None
+    ) -> None:
+        super().__init__(f"{status} {info.code}: {info.message}")
+        self.status = status
+        self.info = info
+        self.retry_after = retry_after
+
+    @property
+    def code(self) -> str:
+        return self.info.code
+
+    def judged(self) -> TransientError | TerminalError:
+        """Transient for throttling, 5xx, timeouts and dropped connections; terminal otherwise."""
+        if self.status is None or self.status in TRANSIENT_STATUSES:
+            return TransientError(self.info, self.retry_after)
+        if self.info.code in TRANSIENT_CODES:
+            return TransientError(self.info, self.retry_after)
+        return TerminalError(self.info)

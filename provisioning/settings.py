@@ -1,0 +1,154 @@
+"""The app's settings: read from the environment once, validated, frozen.
+
+Malformed values fail at start-up with the setting's name, so a typo in an app setting shows up
+in the host's start-up log rather than as a failed request hours later.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from urllib.parse import urlsplit
+
+DEFAULT_ARM_ENDPOINT = "https://management.azure.com"
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
+# Queue names: 3-63 lowercase letters, digits and single hyphens; 56 leaves room for "-poison".
+_QUEUE = re.compile(r"^[a-z0-9](?!.*--)[a-z0-9-]{1,54}[a-z0-9]$")
+_TABLE = re.compile(r"^[A-Za-z][A-Za-z0-9]{2,62}$")
+
+
+class SettingsError(ValueError):
+    """An app setting is missing or malformed; the message names the setting."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    queue_name: str = "cluster-provisioning"
+    status_table: str = "provisioningstatus"
+    poison_archive_table: str = "provisioningpoison"
+    arm_endpoint: str = DEFAULT_ARM_ENDPOINT
+    rg_visibility_attempts: int = 12
+    rg_visibility_delay_seconds: int = 5
+    transient_retries: int = 10
+    allowed_subscriptions: frozenset[str] = field(default_factory=frozenset)
+    allowed_locations: frozenset[str] = field(default_factory=frozenset)
+    resource_group_prefix: str = ""
+    max_node_count: int = 100
+    adopt_existing_resource_groups: bool = False
+    cluster_watch_delay_seconds: int = 30
+    cluster_create_timeout_minutes: int = 60
+    aks_rg_not_found_retries: int = 3
+    rg_deleting_wait_minutes: int = 30
+    rg_deleting_delay_seconds: int = 30
+
+    @property
+    def poison_queue_name(self) -> str:
+        return f"{self.queue_name}-poison"
+
+    @property
+    def arm_scope(self) -> str:
+        return f"{self.arm_endpoint}/.default"
+
+    @property
+    def arm_host(self) -> str:
+        return urlsplit(self.arm_endpoint).netloc.lower()
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
+        """Build settings from app settings; raise SettingsError naming the first bad one."""
+        reader = _Reader(env)
+        settings = cls(
+            queue_name=reader.text("PROVISIONING_QUEUE_NAME", "cluster-provisioning", _QUEUE),
+            status_table=reader.text("STATUS_TABLE_NAME", "provisioningstatus", _TABLE),
+            poison_archive_table=reader.text(
+                "POISON_ARCHIVE_TABLE_NAME", "provisioningpoison", _TABLE
+            ),
+            arm_endpoint=reader.https_url("ARM_ENDPOINT", DEFAULT_ARM_ENDPOINT),
+            rg_visibility_attempts=reader.integer("RG_VISIBILITY_ATTEMPTS", 12, 1, 100),
+            rg_visibility_delay_seconds=reader.integer("RG_VISIBILITY_DELAY_SECONDS", 5, 1, 900),
+            transient_retries=reader.integer("TRANSIENT_RETRIES", 10, 0, 100),
+            allowed_subscriptions=reader.guid_set("ALLOWED_SUBSCRIPTIONS"),
+            allowed_locations=reader.location_set("ALLOWED_LOCATIONS"),
+            resource_group_prefix=reader.text(
+                "RESOURCE_GROUP_PREFIX", "", re.compile(r"^[A-Za-z0-9_.()-]{0,40}$")
+            ),
+            max_node_count=reader.integer("MAX_NODE_COUNT", 100, 1, 1000),
+            adopt_existing_resource_groups=reader.boolean("ADOPT_EXISTING_RESOURCE_GROUPS"),
+            cluster_watch_delay_seconds=reader.integer("CLUSTER_WATCH_DELAY_SECONDS", 30, 1, 900),
+            cluster_create_timeout_minutes=reader.integer(
+                "CLUSTER_CREATE_TIMEOUT_MINUTES", 60, 1, 24 * 60
+            ),
+            aks_rg_not_found_retries=reader.integer("AKS_RG_NOT_FOUND_RETRIES", 3, 0, 20),
+            rg_deleting_wait_minutes=reader.integer("RG_DELETING_WAIT_MINUTES", 30, 1, 24 * 60),
+            rg_deleting_delay_seconds=reader.integer("RG_DELETING_DELAY_SECONDS", 30, 1, 900),
+        )
+        return settings
+
+
+class _Reader:
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self._env = env
+
+    def _raw(self, name: str) -> str | None:
+        value = self._env.get(name)
+        return None if value is None or not value.strip() else value.strip()
+
+    def text(self, name: str, default: str, pattern: re.Pattern[str]) -> str:
+        value = self._raw(name)
+        if value is None:
+            return default
+        if not pattern.match(value):
+            raise SettingsError(f"{name}={value!r} is malformed (expected {pattern.pattern})")
+        return value
+
+    def integer(self, name: str, default: int, low: int, high: int) -> int:
+        value = self._raw(name)
+        if value is None:
+            return default
+        try:
+            number = int(value)
+        except ValueError:
+            raise SettingsError(f"{name}={value!r} is not a whole number") from None
+        if not low <= number <= high:
+            raise SettingsError(f"{name}={number} is outside {low}..{high}")
+        return number
+
+    def boolean(self, name: str) -> bool:
+        value = self._raw(name)
+        if value is None:
+            return False
+        if value.lower() in ("true", "1", "yes"):
+            return True
+        if value.lower() in ("false", "0", "no"):
+            return False
+        raise SettingsError(f"{name}={value!r} is not true or false")
+
+    def https_url(self, name: str, default: str) -> str:
+        value = self._raw(name) or default
+        parts = urlsplit(value)
+        if parts.scheme != "https" or not parts.netloc or parts.query or parts.fragment:
+            raise SettingsError(f"{name}={value!r} must be an https:// URL with no query")
+        return value.rstrip("/")
+
+    def guid_set(self, name: str) -> frozenset[str]:
+        items = self._items(name)
+        for item in items:
+            if not _GUID.match(item):
+                raise SettingsError(f"{name} has {item!r}, which is not a subscription GUID")
+        return frozenset(item.lower() for item in items)
+
+    def location_set(self, name: str) -> frozenset[str]:
+        return frozenset(item.replace(" ", "").lower() for item in self._items(name))
+
+    def _items(self, name: str) -> list[str]:
+        value = self._raw(name) or ""
+        return [item.strip() for item in value.split(",") if item.strip()]
+
+
+@cache
+def get_settings() -> Settings:
+    """The process's settings, read once from the environment."""
+    return Settings.from_env(os.environ)

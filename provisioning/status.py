@@ -1,0 +1,127 @@
+"""The status record: the authoritative state of one request, one table entity per request.
+
+Queue messages only wake the function up; what a message may do is decided by comparing it with
+this record. ``chain`` and ``step`` say which message may act next, ``advanced_by`` which queue
+message made the last write (so a redelivery of that same message can be recognised).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from provisioning.errors import ErrorInfo
+
+ROW_KEY = "status"
+
+
+class Phase(StrEnum):
+    ENSURING_RESOURCE_GROUP = "ensuring_resource_group"
+    CREATING_CLUSTER = "creating_cluster"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+    @property
+    def terminal(self) -> bool:
+        return self in (Phase.SUCCEEDED, Phase.FAILED)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _parse_time(text: Any) -> datetime | None:
+    if not text:
+        return None
+    return datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+
+
+@dataclass(frozen=True, slots=True)
+class StatusRecord:
+    request_id: str
+    phase: Phase
+    subscription_id: str
+    resource_group: str
+    cluster_name: str
+    location: str
+    fingerprint: str
+    request_json: str
+    created_at: datetime
+    updated_at: datetime
+    run: int = 1
+    chain: str = ""
+    step: int = 0
+    advanced_by: str = ""
+    next_delay: int | None = None
+    attempt: int = 1
+    max_attempts: int = 12
+    transient_failures: int = 0
+    aks_rg_not_found: int = 0
+    rg_created: bool = False
+    registration_requested: bool = False
+    deleting_since: datetime | None = None
+    watch_started: datetime | None = None
+    operation_url: str | None = None
+    resource_group_id: str | None = None
+    cluster_id: str | None = None
+    error: ErrorInfo | None = None
+    etag: str | None = None
+
+    def to_entity(self) -> dict[str, Any]:
+        entity: dict[str, Any] = {"PartitionKey": self.request_id, "RowKey": ROW_KEY}
+        for name in self.__dataclass_fields__:
+            if name in ("request_id", "etag"):
+                continue
+            value = getattr(self, name)
+            if isinstance(value, datetime):
+                value = iso(value)
+            elif isinstance(value, Phase):
+                value = value.value
+            elif isinstance(value, ErrorInfo):
+                value = json.dumps(value.to_dict())
+            if value is not None:
+                entity[name] = value
+        return entity
+
+    @classmethod
+    def from_entity(cls, entity: dict[str, Any], etag: str | None) -> StatusRecord:
+        fields: dict[str, Any] = {"request_id": entity["PartitionKey"], "etag": etag}
+        for name in cls.__dataclass_fields__:
+            if name in fields or name not in entity:
+                continue
+            fields[name] = entity[name]
+        fields["phase"] = Phase(fields["phase"])
+        for name in ("created_at", "updated_at", "deleting_since", "watch_started"):
+            fields[name] = _parse_time(fields.get(name))
+        if fields.get("error"):
+            fields["error"] = ErrorInfo.from_dict(json.loads(fields["error"]))
+        for name in ("run", "step", "attempt", "max_attempts", "transient_failures"):
+            if name in fields:
+                fields[name] = int(fields[name])
+        return cls(**fields)
+
+    def with_changes(self, **changes: Any) -> StatusRecord:
+        return replace(self, **changes)
+
+    def to_api(self) -> dict[str, Any]:
+        """What the status endpoint answers: stable field names the SPA depends on."""
+        return {
+            "request_id": self.request_id,
+            "phase": self.phase.value,
+            "attempt": self.attempt,
+            "max_attempts": self.max_attempts,
+            "resource_group": self.resource_group or None,
+            "cluster_name": self.cluster_name or None,
+            "updated_at": iso(self.updated_at),
+            "error": None if self.error is None else self.error.to_dict(),
+            "run": self.run,
+            "resource_group_id": self.resource_group_id,
+            "cluster_id": self.cluster_id,
+        }

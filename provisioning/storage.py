@@ -1,0 +1,168 @@
+"""Azure Storage I/O: the status table, the app's own queue messages, and the poison archive.
+
+Every client derives its connection from ``AzureWebJobsStorage``, the same setting the trigger
+uses: a connection string, or the identity-based form (``__queueServiceUri`` and
+``__tableServiceUri``, or ``__accountName``, with ``__credential``/``__clientId``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from azure.core import MatchConditions
+from azure.core.credentials import TokenCredential
+from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
+from azure.data.tables import TableClient, TableServiceClient, UpdateMode
+from azure.identity import DefaultAzureCredential, ManagedIdentityCredential
+from azure.storage.queue import (
+    BinaryBase64EncodePolicy,
+    QueueClient,
+    TextBase64EncodePolicy,
+)
+
+from provisioning.messages import ChainMessage
+from provisioning.settings import SettingsError
+from provisioning.status import ROW_KEY, StatusRecord
+
+CONNECTION = "AzureWebJobsStorage"
+# Longer than any wait the app schedules (visibility checks, a group's deletion, the AKS watch).
+CHAIN_MESSAGE_TTL_SECONDS = 7 * 24 * 3600
+# Bounded: a storage hiccup is retried once or twice, never for long inside an invocation.
+_CLIENT_OPTIONS: dict[str, Any] = {
+    "retry_total": 2,
+    "initial_backoff": 0.5,
+    "increment_base": 2,
+    "connection_timeout": 5,
+    "read_timeout": 20,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class StorageConnection:
+    """Where the account's queue and table services are, and how to authenticate to them."""
+
+    connection_string: str | None = None
+    queue_url: str | None = None
+    table_url: str | None = None
+    credential: TokenCredential | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str], name: str = CONNECTION) -> StorageConnection:
+        if env.get(name):
+            return cls(connection_string=env[name])
+        prefix = f"{name}__"
+        account = env.get(f"{prefix}accountName")
+        queue_url = env.get(f"{prefix}queueServiceUri") or (
+            f"https://{account}.queue.core.windows.net" if account else None
+        )
+        table_url = env.get(f"{prefix}tableServiceUri") or (
+            f"https://{account}.table.core.windows.net" if account else None
+        )
+        if not queue_url or not table_url:
+            raise SettingsError(
+                f"{name} is not set: give a connection string, or {prefix}queueServiceUri and "
+                f"{prefix}tableServiceUri (or {prefix}accountName) for an identity connection"
+            )
+        client_id = env.get(f"{prefix}clientId") or None
+        credential: TokenCredential
+        if env.get(f"{prefix}credential", "").lower() == "managedidentity":
+            credential = ManagedIdentityCredential(client_id=client_id)
+        else:
+            credential = DefaultAzureCredential(managed_identity_client_id=client_id)
+        return cls(queue_url=queue_url, table_url=table_url, credential=credential)
+
+    def queue(self, queue_name: str, *, binary: bool = False) -> QueueClient:
+        # The trigger decodes base64 (host.json messageEncoding), so everything we send is base64.
+        policy = BinaryBase64EncodePolicy() if binary else TextBase64EncodePolicy()
+        if self.connection_string:
+            return QueueClient.from_connection_string(
+                self.connection_string,
+                queue_name,
+                message_encode_policy=policy,
+                **_CLIENT_OPTIONS,
+            )
+        return QueueClient(
+            str(self.queue_url),
+            queue_name,
+            credential=self.credential,
+            message_encode_policy=policy,
+            **_CLIENT_OPTIONS,
+        )
+
+    def table(self, table_name: str) -> TableClient:
+        if self.connection_string:
+            service = TableServiceClient.from_connection_string(
+                self.connection_string, **_CLIENT_OPTIONS
+            )
+        else:
+            service = TableServiceClient(
+                str(self.table_url),
+                credential=self.credential,
+                **_CLIENT_OPTIONS,
+            )
+        return service.get_table_client(table_name)
+
+
+def ensure_table(table: TableClient) -> None:
+    with contextlib.suppress(ResourceExistsError):
+        table.create_table()
+
+
+class StatusStore:
+    """Status records, written only with ETag conditions: of two concurrent chains one wins."""
+
+    def __init__(self, table: TableClient) -> None:
+        self._table = table
+
+    def get(self, request_id: str) -> StatusRecord | None:
+        try:
+            entity = self._table.get_entity(request_id, ROW_KEY)
+        except ResourceNotFoundError:
+            return None
+        return StatusRecord.from_entity(dict(entity), entity.metadata.get("etag"))
+
+    def insert(self, record: StatusRecord) -> StatusRecord | None:
+        """The record as stored, or None when a record for that request already exists."""
+        try:
+            meta = self._table.create_entity(record.to_entity())
+        except ResourceExistsError:
+            return None
+        return record.with_changes(etag=meta.get("etag"))
+
+    def replace(self, record: StatusRecord) -> StatusRecord | None:
+        """The record as stored, or None when someone else wrote it since ``record`` was read."""
+        try:
+            meta = self._table.update_entity(
+                record.to_entity(),
+                mode=UpdateMode.REPLACE,
+                etag=record.etag,
+                match_condition=MatchConditions.IfNotModified,
+            )
+        except (ResourceModifiedError, ResourceNotFoundError):
+            return None
+        return record.with_changes(etag=meta.get("etag"))
+
+
+class Outbox:
+    """What the function sends to queues: its next chain message, and bodies it gives up on."""
+
+    def __init__(self, queue: QueueClient, poison: QueueClient) -> None:
+        self._queue = queue
+        self._poison = poison
+
+    def send_chain(self, message: ChainMessage, delay_seconds: int) -> None:
+        self._queue.send_message(
+            message.to_json(),
+            visibility_timeout=delay_seconds,
+            time_to_live=CHAIN_MESSAGE_TTL_SECONDS,
+        )
+
+    def send_poison(self, body: bytes) -> None:
+        try:
+            self._poison.send_message(body)
+        except ResourceNotFoundError:
+            self._poison.create_queue()
+            self._poison.send_message(body)
