@@ -99,7 +99,14 @@ class InvalidRequest(TerminalError):
 # Statuses and ARM codes that say "try again later" (ARM's throttling, gateway and conflict codes).
 TRANSIENT_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 TRANSIENT_CODES = frozenset(
-    {"AnotherOperationInProgress", "RetryableError", "TooManyRequests", "ServerTimeout"}
+    {
+        "AnotherOperationInProgress",
+        "RetryableError",
+        "TooManyRequests",
+        "ServerTimeout",
+        # Only after the app has asked for the registration, which takes minutes to complete.
+        "MissingSubscriptionRegistration",
+    }
 )
 
 

@@ -166,3 +166,21 @@ class Outbox:
         except ResourceNotFoundError:
             self._poison.create_queue()
             self._poison.send_message(body)
+
+
+class PoisonArchive:
+    """Every poisoned body, kept beyond the queue's 7-day message lifetime, for re-drive."""
+
+    def __init__(self, table: TableClient) -> None:
+        self._table = table
+
+    def put(self, entity: dict[str, Any]) -> None:
+        # Upsert: a body archived twice (redelivery) stays one row.
+        self._table.upsert_entity(entity, mode=UpdateMode.REPLACE)
+
+    def rows(self, request_id: str | None = None) -> list[dict[str, Any]]:
+        if request_id:
+            found = self._table.query_entities("PartitionKey eq @pk", parameters={"pk": request_id})
+        else:
+            found = self._table.list_entities()
+        return [dict(row) for row in found]

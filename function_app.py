@@ -1,0 +1,22 @@
+"""The Function app: wiring only. Triggers live in provisioning.triggers."""
+
+import logging
+
+import azure.functions as func
+
+from provisioning.settings import SettingsError, get_settings
+from provisioning.triggers import bp
+
+app = func.FunctionApp()
+app.register_functions(bp)
+
+try:
+    _settings = get_settings()
+except SettingsError:
+    # Fail at start-up, naming the setting, rather than on the first request.
+    logging.getLogger("provisioning").exception("malformed app settings")
+    raise
+if not _settings.allowed_subscriptions:
+    logging.getLogger("provisioning").error(
+        "ALLOWED_SUBSCRIPTIONS is empty: every request will fail with SubscriptionNotAllowed"
+    )

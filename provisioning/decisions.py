@@ -1,0 +1,312 @@
+"""Domain decisions as pure functions over plain data: no I/O, no clock, no randomness.
+
+The reconcile step (``reconcile``) gathers facts from Azure, asks these functions what they mean,
+and carries the answer out. Each answer is a ``Next``: the status record to write, and the delay
+of the next chain message (None when the request has ended).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import Enum
+from typing import Any
+
+from provisioning.arm import ClusterView, GroupView
+from provisioning.contract import ClusterRequest
+from provisioning.errors import ErrorInfo, TerminalError
+from provisioning.settings import Settings
+from provisioning.status import Phase, StatusRecord
+
+MANAGED_BY = "aks-provisioner"
+MAX_DELAY_SECONDS = 15 * 60
+REGISTRATION_DELAY_SECONDS = 30
+
+
+@dataclass(frozen=True, slots=True)
+class Next:
+    record: StatusRecord
+    delay: int | None
+    summary: str
+
+
+class Visibility(Enum):
+    VISIBLE = "visible"
+    DELETING = "deleting"
+    NOT_VISIBLE = "not_visible"
+
+
+def app_tags(request_id: str) -> dict[str, str]:
+    """The tags that mark what this app created, and for which request."""
+    return {"managed-by": MANAGED_BY, "request_id": request_id}
+
+
+def resource_tags(request: ClusterRequest) -> dict[str, str]:
+    return {**dict(request.tags), **app_tags(request.request_id)}
+
+
+def policy_error(request: ClusterRequest, settings: Settings) -> TerminalError | None:
+    """Why the app may not act on this (valid) request here, or None."""
+    if request.subscription_id not in settings.allowed_subscriptions:
+        reason = (
+            "ALLOWED_SUBSCRIPTIONS is empty, so no subscription is allowed"
+            if not settings.allowed_subscriptions
+            else "it is not in ALLOWED_SUBSCRIPTIONS"
+        )
+        return TerminalError(
+            ErrorInfo(
+                "SubscriptionNotAllowed",
+                f"subscription {request.subscription_id} is not allowed: {reason}",
+            )
+        )
+    if settings.allowed_locations and request.location not in settings.allowed_locations:
+        allowed = ", ".join(sorted(settings.allowed_locations))
+        return TerminalError(
+            ErrorInfo(
+                "LocationNotAllowed",
+                f"location {request.location} is not allowed (ALLOWED_LOCATIONS: {allowed})",
+            )
+        )
+    prefix = settings.resource_group_prefix
+    if prefix and not request.resource_group.lower().startswith(prefix.lower()):
+        return TerminalError(
+            ErrorInfo(
+                "ResourceGroupNotAllowed",
+                f"resource group {request.resource_group} does not start with "
+                f"RESOURCE_GROUP_PREFIX {prefix!r}",
+            )
+        )
+    return None
+
+
+def visibility(group: GroupView) -> Visibility:
+    """Only a group that ARM shows as Succeeded is visible; Deleting is waited out, not used."""
+    if group.exists and (group.state or "").lower() == "succeeded":
+        return Visibility.VISIBLE
+    if group.exists and (group.state or "").lower() == "deleting":
+        return Visibility.DELETING
+    return Visibility.NOT_VISIBLE
+
+
+def ownership_error(group: GroupView, settings: Settings) -> TerminalError | None:
+    """A group we did not create is refused unless adoption is switched on."""
+    if not group.exists or group.tags.get("managed-by") == MANAGED_BY:
+        return None
+    if settings.adopt_existing_resource_groups:
+        return None
+    return TerminalError(
+        ErrorInfo(
+            "ResourceGroupNotOwned",
+            f"resource group exists without the tag managed-by={MANAGED_BY}; the app does not "
+            "take over groups it did not create (set ADOPT_EXISTING_RESOURCE_GROUPS=true to allow)",
+            scope=group.id,
+        )
+    )
+
+
+def transient_delay(failures: int, retry_after: float | None, jitter: float = 0.0) -> int:
+    """Seconds before retrying after the ``failures``-th transient error (1-based).
+
+    ``min(cap, max(Retry-After, 5 * 2 ** (failures - 1) + jitter))``: Azure's own wait wins when
+    it is longer, and nothing waits more than 15 minutes.
+    """
+    exponent = min(max(failures - 1, 0), 16)  # 5 * 2**16 is far past the cap: no overflow
+    backoff = 5 * 2**exponent + max(jitter, 0.0)
+    wanted = max(backoff, retry_after or 0.0)
+    return int(min(MAX_DELAY_SECONDS, math.ceil(wanted)))
+
+
+def after_transient(
+    record: StatusRecord,
+    info: ErrorInfo,
+    retry_after: float | None,
+    settings: Settings,
+    jitter: float,
+) -> Next:
+    """Retry later on a separate budget from the visibility checks, or give up past it."""
+    failures = record.transient_failures + 1
+    if failures > settings.transient_retries:
+        error = ErrorInfo(
+            info.code,
+            f"gave up after {settings.transient_retries} transient errors; last: {info.message}",
+            correlation_id=info.correlation_id,
+        )
+        return fail(record, error)
+    delay = transient_delay(failures, retry_after, jitter)
+    changed = record.with_changes(transient_failures=failures)
+    return Next(
+        changed,
+        delay,
+        f"transient error {info.code} ({failures}/{settings.transient_retries}); "
+        f"retrying in {delay} s",
+    )
+
+
+def fail(record: StatusRecord, error: ErrorInfo) -> Next:
+    return Next(record.with_changes(phase=Phase.FAILED, error=error), None, f"failed: {error.code}")
+
+
+def after_check(
+    record: StatusRecord, group: GroupView, now: datetime, settings: Settings
+) -> Next | None:
+    """What one visibility check means; None when the group is visible and AKS may start."""
+    seen = visibility(group)
+    if seen is Visibility.VISIBLE:
+        return None
+    if seen is Visibility.DELETING:
+        since = record.deleting_since or now
+        if now - since >= timedelta(minutes=settings.rg_deleting_wait_minutes):
+            return fail(
+                record,
+                ErrorInfo(
+                    "ResourceGroupBeingDeleted",
+                    f"resource group {record.resource_group} was still being deleted after "
+                    f"{settings.rg_deleting_wait_minutes} minutes",
+                    scope=group.id,
+                ),
+            )
+        # Once the deletion ends the group is gone: the next step creates it anew.
+        changed = record.with_changes(deleting_since=since, rg_created=False)
+        delay = settings.rg_deleting_delay_seconds
+        return Next(
+            changed,
+            delay,
+            f"resource group {record.resource_group} is being deleted; checking again in {delay} s",
+        )
+    if record.attempt >= settings.rg_visibility_attempts:
+        return fail(
+            record,
+            ErrorInfo(
+                "ResourceGroupNotFound",
+                f"resource group {record.resource_group} was not visible after "
+                f"{settings.rg_visibility_attempts} checks",
+            ),
+        )
+    delay = settings.rg_visibility_delay_seconds
+    changed = record.with_changes(attempt=record.attempt + 1, deleting_since=None)
+    return Next(
+        changed,
+        delay,
+        f"resource group {record.resource_group} not visible yet (attempt "
+        f"{record.attempt}/{settings.rg_visibility_attempts}); checking again in {delay} s",
+    )
+
+
+def back_to_visibility(record: StatusRecord, settings: Settings, reason: str) -> Next:
+    """AKS could not see the group: check it again, then re-issue the create (bounded)."""
+    retries = record.aks_rg_not_found + 1
+    if retries > settings.aks_rg_not_found_retries:
+        return fail(
+            record,
+            ErrorInfo(
+                "ResourceGroupNotFound",
+                f"AKS still could not see resource group {record.resource_group} after "
+                f"{settings.aks_rg_not_found_retries} re-checks: {reason}",
+            ),
+        )
+    changed = record.with_changes(
+        phase=Phase.ENSURING_RESOURCE_GROUP,
+        attempt=1,
+        aks_rg_not_found=retries,
+        operation_url=None,
+        watch_started=None,
+    )
+    delay = settings.rg_visibility_delay_seconds
+    return Next(
+        changed,
+        delay,
+        f"AKS does not see resource group {record.resource_group} yet ({reason}); re-check "
+        f"{retries}/{settings.aks_rg_not_found_retries} in {delay} s",
+    )
+
+
+def cluster_started(
+    record: StatusRecord,
+    cluster_id: str,
+    operation_url: str | None,
+    retry_after: float | None,
+    now: datetime,
+    settings: Settings,
+) -> Next:
+    delay = max(settings.cluster_watch_delay_seconds, math.ceil(retry_after or 0))
+    delay = min(delay, MAX_DELAY_SECONDS)
+    changed = record.with_changes(
+        phase=Phase.CREATING_CLUSTER,
+        cluster_id=cluster_id or record.cluster_id,
+        operation_url=operation_url,
+        watch_started=record.watch_started or now,
+    )
+    return Next(changed, delay, f"AKS create started; watching in {delay} s")
+
+
+def after_watch(
+    record: StatusRecord,
+    status: str,
+    error: ErrorInfo | None,
+    retry_after: float | None,
+    now: datetime,
+    settings: Settings,
+) -> Next:
+    """What one look at the AKS create means: done, failed, recover, time out, or look again."""
+    state = status.lower()
+    if state == "succeeded":
+        return Next(
+            record.with_changes(phase=Phase.SUCCEEDED, error=None), None, "cluster succeeded"
+        )
+    if state in ("failed", "canceled"):
+        error = error or ErrorInfo("ClusterCreateFailed", f"the AKS create ended {status}")
+        if error.code == "ResourceGroupNotFound":
+            return back_to_visibility(record, settings, error.message)
+        return fail(record, error)
+    started = record.watch_started or now
+    if now - started >= timedelta(minutes=settings.cluster_create_timeout_minutes):
+        return fail(
+            record,
+            ErrorInfo(
+                "ClusterCreateTimeout",
+                f"the AKS create did not finish within {settings.cluster_create_timeout_minutes} "
+                f"minutes; it may still be running in Azure ({record.cluster_id})",
+                scope=record.cluster_id,
+            ),
+        )
+    delay = min(
+        MAX_DELAY_SECONDS, max(settings.cluster_watch_delay_seconds, math.ceil(retry_after or 0))
+    )
+    return Next(record, delay, f"AKS create {status or 'in progress'}; watching again in {delay} s")
+
+
+def ours(cluster: ClusterView, request_id: str) -> bool:
+    return cluster.tags.get("request_id") == request_id
+
+
+def cluster_body(request: ClusterRequest) -> dict[str, Any]:
+    """The AKS create: system identity, one system pool, derived DNS prefix, CNI Overlay."""
+    spec = request.cluster
+    properties: dict[str, Any] = {
+        "dnsPrefix": request.dns_prefix,
+        "nodeResourceGroup": request.node_resource_group,
+        "agentPoolProfiles": [
+            {
+                "name": "system",
+                "mode": "System",
+                "count": spec.node_count,
+                "vmSize": spec.vm_size,
+                "osType": "Linux",
+                "type": "VirtualMachineScaleSets",
+            }
+        ],
+        "networkProfile": {
+            "networkPlugin": "azure",
+            "networkPluginMode": "overlay",
+            "podCidr": "10.244.0.0/16",
+        },
+    }
+    if spec.kubernetes_version:
+        properties["kubernetesVersion"] = spec.kubernetes_version
+    return {
+        "location": request.location,
+        "tags": resource_tags(request),
+        "identity": {"type": "SystemAssigned"},
+        "properties": properties,
+    }

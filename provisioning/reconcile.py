@@ -1,0 +1,400 @@
+"""One invocation of the provisioning queue trigger: one reconcile step for one request.
+
+The status record is the referee. A message may act only when it carries the record's current
+(chain, step); the SPA's own message acts only for the step its insert created. Each step ends by
+writing the record with its ETag (so of two forked chains only one goes on) and, unless the
+request has ended, by sending the next chain message with the step's delay.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from hashlib import sha256
+
+from provisioning.arm import Arm, GroupView
+from provisioning.contract import ClusterRequest, parse_request, readable_request_id
+from provisioning.decisions import (
+    REGISTRATION_DELAY_SECONDS,
+    Next,
+    after_check,
+    after_transient,
+    after_watch,
+    back_to_visibility,
+    cluster_body,
+    cluster_started,
+    fail,
+    ours,
+    ownership_error,
+    policy_error,
+    resource_tags,
+)
+from provisioning.errors import (
+    ArmCallFailed,
+    ErrorInfo,
+    InvalidRequest,
+    TerminalError,
+    TransientError,
+)
+from provisioning.messages import ChainMessage, new_chain_token, parse_chain_message
+from provisioning.settings import Settings
+from provisioning.status import Phase, StatusRecord
+from provisioning.storage import Outbox, StatusStore
+
+log = logging.getLogger("provisioning")
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """The trigger's message as plain data."""
+
+    id: str
+    body: bytes
+    dequeue_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class Deps:
+    settings: Settings
+    arm: Arm
+    status: StatusStore
+    outbox: Outbox
+    clock: Callable[[], datetime]
+    jitter: Callable[[], float]
+
+
+def handle(delivery: Delivery, deps: Deps) -> None:
+    try:
+        chain = parse_chain_message(_json_or_none(delivery.body))
+    except InvalidRequest as exc:
+        _reject(delivery, exc, exc.request_id, deps)
+        return
+    if chain is None:
+        _handle_request(delivery, deps)
+    else:
+        _handle_chain(chain, delivery, deps)
+
+
+def _json_or_none(body: bytes) -> object:
+    try:
+        return json.loads(body)
+    except ValueError:
+        return None
+
+
+def _handle_request(delivery: Delivery, deps: Deps) -> None:
+    settings = deps.settings
+    try:
+        request = parse_request(delivery.body, max_node_count=settings.max_node_count)
+    except InvalidRequest as exc:
+        _reject(delivery, exc, exc.request_id or readable_request_id(delivery.body), deps)
+        return
+    refused = policy_error(request, settings)
+    if refused is not None:
+        _reject(delivery, refused, request.request_id, deps)
+        return
+    record = deps.status.get(request.request_id)
+    if record is None:
+        stored = deps.status.insert(_new_record(request, delivery, deps, run=1))
+        if stored is not None:
+            _run_step(stored, request, delivery, deps)
+            return
+        record = deps.status.get(request.request_id)
+        if record is None:
+            raise RuntimeError(f"status record {request.request_id} vanished after a conflict")
+    if record.fingerprint != request.fingerprint():
+        _log(
+            record,
+            "rejected: RequestIdConflict: a live request has this request_id with a "
+            "different payload; it is left untouched",
+            logging.ERROR,
+            "RequestIdConflict",
+        )
+        deps.outbox.send_poison(delivery.body)
+        return
+    if record.advanced_by == delivery.id:
+        if record.step == 0 and not record.phase.terminal:
+            _run_step(record, request, delivery, deps)
+        else:
+            _redelivered(record, delivery, deps)
+        return
+    if record.phase is Phase.FAILED:
+        fresh = _new_record(request, delivery, deps, run=record.run + 1)
+        redriven = deps.status.replace(
+            fresh.with_changes(
+                created_at=record.created_at,
+                etag=record.etag,
+                resource_group_id=record.resource_group_id,
+                cluster_id=record.cluster_id,
+            )
+        )
+        if redriven is None:
+            _log(record, "re-drive lost a race with another delivery; stopping")
+            return
+        _log(redriven, f"re-driven as run {redriven.run}")
+        _run_step(redriven, request, delivery, deps)
+        return
+    _log(record, "duplicate request ignored: this request_id is already " + record.phase.value)
+
+
+def _handle_chain(chain: ChainMessage, delivery: Delivery, deps: Deps) -> None:
+    record = deps.status.get(chain.request_id)
+    if record is not None and record.chain == chain.chain and record.run == chain.run:
+        if record.step == chain.step and not record.phase.terminal:
+            request = parse_request(record.request_json, max_node_count=10**6)
+            _run_step(record, request, delivery, deps)
+            return
+        if record.step == chain.step + 1 and record.advanced_by == delivery.id:
+            _redelivered(record, delivery, deps)
+            return
+    log.info(
+        "request %s: stale message dropped (run %s, step %s): another delivery moved on",
+        chain.request_id,
+        chain.run,
+        chain.step,
+        extra={"request_id": chain.request_id, "outcome": "stale"},
+    )
+
+
+def _new_record(request: ClusterRequest, delivery: Delivery, deps: Deps, run: int) -> StatusRecord:
+    now = deps.clock()
+    return StatusRecord(
+        request_id=request.request_id,
+        phase=Phase.ENSURING_RESOURCE_GROUP,
+        subscription_id=request.subscription_id,
+        resource_group=request.resource_group,
+        cluster_name=request.cluster.name,
+        location=request.location,
+        fingerprint=request.fingerprint(),
+        request_json=json.dumps(request.to_dict(), separators=(",", ":")),
+        created_at=now,
+        updated_at=now,
+        run=run,
+        chain=new_chain_token(),
+        step=0,
+        advanced_by=delivery.id,
+        max_attempts=deps.settings.rg_visibility_attempts,
+    )
+
+
+def _run_step(
+    record: StatusRecord, request: ClusterRequest, delivery: Delivery, deps: Deps
+) -> None:
+    now = deps.clock()
+    try:
+        try:
+            if record.phase is Phase.ENSURING_RESOURCE_GROUP:
+                outcome = _ensure_group(record, request, deps, now)
+            else:
+                outcome = _watch(record, deps, now)
+        except ArmCallFailed as exc:
+            raise exc.judged() from exc
+    except TransientError as exc:
+        outcome = after_transient(record, exc.info, exc.retry_after, deps.settings, deps.jitter())
+    except TerminalError as exc:
+        outcome = fail(record, exc.info)
+    _commit(record, outcome, delivery, deps, now)
+
+
+def _ensure_group(record: StatusRecord, request: ClusterRequest, deps: Deps, now: datetime) -> Next:
+    arm, sub, name = deps.arm, record.subscription_id, record.resource_group
+    group = arm.get_group(sub, name)
+    if not group.exists and not record.rg_created:
+        try:
+            created = arm.create_group(sub, name, request.location, resource_tags(request))
+        except ArmCallFailed as exc:
+            if exc.code != "ResourceGroupBeingDeleted":
+                raise
+            group = GroupView(exists=True, state="Deleting")
+        else:
+            record = record.with_changes(rg_created=True, resource_group_id=created.id)
+            group = arm.get_group(sub, name)  # the one visibility check of this step
+    elif group.exists and not record.rg_created:
+        refused = ownership_error(group, deps.settings)
+        if refused is not None:
+            raise refused
+    if group.id:
+        record = record.with_changes(resource_group_id=group.id)
+    waiting = after_check(record, group, now, deps.settings)
+    if waiting is not None:
+        return waiting
+    return _start_cluster(record, request, deps, now)
+
+
+def _start_cluster(
+    record: StatusRecord, request: ClusterRequest, deps: Deps, now: datetime
+) -> Next:
+    arm, settings = deps.arm, deps.settings
+    where = (record.subscription_id, record.resource_group, record.cluster_name)
+    try:
+        started = arm.start_cluster_create(*where, cluster_body(request), create_only=True)
+    except ArmCallFailed as exc:
+        if exc.status == 412:
+            return _existing_cluster(record, request, deps, now)
+        if exc.code == "OperationNotAllowed":
+            cluster = arm.get_cluster(*where)
+            if cluster and ours(cluster, record.request_id) and cluster.state == "Creating":
+                return cluster_started(record, cluster.id, None, None, now, settings)
+            raise TransientError(exc.info, exc.retry_after) from exc
+        if exc.code == "ResourceGroupNotFound":
+            return back_to_visibility(record, settings, exc.info.message)
+        if exc.code == "MissingSubscriptionRegistration" and not record.registration_requested:
+            arm.register_provider(record.subscription_id)
+            return Next(
+                record.with_changes(registration_requested=True),
+                REGISTRATION_DELAY_SECONDS,
+                "Microsoft.ContainerService is not registered; registration requested, "
+                f"trying again in {REGISTRATION_DELAY_SECONDS} s",
+            )
+        raise
+    return cluster_started(
+        record, started.cluster_id, started.operation_url, started.retry_after, now, settings
+    )
+
+
+def _existing_cluster(
+    record: StatusRecord, request: ClusterRequest, deps: Deps, now: datetime
+) -> Next:
+    """412 on a create-only PUT: ours (carry on, or re-create after our own failure) or not."""
+    where = (record.subscription_id, record.resource_group, record.cluster_name)
+    cluster = deps.arm.get_cluster(*where)
+    if cluster is None:
+        raise TransientError(ErrorInfo("ResourceNotFound", "the cluster vanished after a 412"))
+    if not ours(cluster, record.request_id):
+        raise TerminalError(
+            ErrorInfo(
+                "ClusterAlreadyExists",
+                f"cluster {record.cluster_name} already exists and was not created for this "
+                "request",
+                scope=cluster.id,
+            )
+        )
+    if cluster.state == "Failed":
+        started = deps.arm.start_cluster_create(*where, cluster_body(request), create_only=False)
+        return cluster_started(
+            record,
+            started.cluster_id,
+            started.operation_url,
+            started.retry_after,
+            now,
+            deps.settings,
+        )
+    return cluster_started(record, cluster.id, None, None, now, deps.settings)
+
+
+def _watch(record: StatusRecord, deps: Deps, now: datetime) -> Next:
+    arm, settings = deps.arm, deps.settings
+    if record.operation_url:
+        operation = arm.get_operation(record.subscription_id, record.operation_url)
+        return after_watch(
+            record, operation.status, operation.error, operation.retry_after, now, settings
+        )
+    try:
+        cluster = arm.get_cluster(
+            record.subscription_id, record.resource_group, record.cluster_name
+        )
+    except ArmCallFailed as exc:
+        if exc.code == "ResourceGroupNotFound":
+            return back_to_visibility(record, settings, exc.info.message)
+        raise
+    if cluster is None:
+        missing = ErrorInfo("ResourceNotFound", f"cluster {record.cluster_name} is gone")
+        return after_watch(record, "Failed", missing, None, now, settings)
+    error = None
+    if cluster.state == "Failed":
+        error = ErrorInfo("ClusterCreateFailed", "the cluster's provisioningState is Failed")
+    return after_watch(record, cluster.state or "", error, None, now, settings)
+
+
+def _commit(
+    old: StatusRecord, outcome: Next, delivery: Delivery, deps: Deps, now: datetime
+) -> None:
+    record = outcome.record.with_changes(
+        step=old.step + 1,
+        advanced_by=delivery.id,
+        next_delay=outcome.delay,
+        updated_at=now,
+        etag=old.etag,
+    )
+    stored = deps.status.replace(record)
+    if stored is None:
+        _log(old, "another delivery advanced this request first; this chain stops")
+        return
+    if stored.phase is Phase.FAILED:
+        code = stored.error.code if stored.error else None
+        _log(stored, outcome.summary, logging.ERROR, code)
+        deps.outbox.send_poison(delivery.body)
+        return
+    _log(stored, outcome.summary)
+    if outcome.delay is not None and not stored.phase.terminal:
+        deps.outbox.send_chain(_next_message(stored), outcome.delay)
+
+
+def _next_message(record: StatusRecord) -> ChainMessage:
+    return ChainMessage(record.request_id, record.run, record.chain, record.step, record.attempt)
+
+
+def _redelivered(record: StatusRecord, delivery: Delivery, deps: Deps) -> None:
+    """This message made the last write but its invocation died: finish what it left."""
+    if record.phase is Phase.FAILED:
+        deps.outbox.send_poison(delivery.body)
+    elif not record.phase.terminal and record.next_delay is not None:
+        deps.outbox.send_chain(_next_message(record), record.next_delay)
+    _log(record, "redelivered after a crash; finished the step's hand-off")
+
+
+def _reject(delivery: Delivery, error: TerminalError, request_id: str | None, deps: Deps) -> None:
+    """Refuse a message once: a readable status if none exists yet, a log line, the poison queue."""
+    info = error.info
+    if request_id:
+        now = deps.clock()
+        deps.status.insert(
+            StatusRecord(
+                request_id=request_id,
+                phase=Phase.FAILED,
+                subscription_id="",
+                resource_group="",
+                cluster_name="",
+                location="",
+                fingerprint=sha256(delivery.body).hexdigest(),
+                request_json="",
+                created_at=now,
+                updated_at=now,
+                advanced_by=delivery.id,
+                max_attempts=deps.settings.rg_visibility_attempts,
+                error=info,
+            )
+        )
+    log.error(
+        "request %s rejected: %s: %s",
+        request_id or "(unreadable)",
+        info.code,
+        info.message,
+        extra={"request_id": request_id, "outcome": "rejected", "error_code": info.code},
+    )
+    deps.outbox.send_poison(delivery.body)
+
+
+def _log(
+    record: StatusRecord, summary: str, level: int = logging.INFO, code: str | None = None
+) -> None:
+    # The Python worker forwards only a record's text to the Portal, so the fields are in it.
+    log.log(
+        level,
+        "request %s [%s, attempt %d/%d]: %s",
+        record.request_id,
+        record.phase.value,
+        record.attempt,
+        record.max_attempts,
+        summary,
+        extra={
+            "request_id": record.request_id,
+            "phase": record.phase.value,
+            "attempt": record.attempt,
+            "outcome": summary,
+            "error_code": code,
+        },
+    )

@@ -1,0 +1,47 @@
+"""The app's triggers: thin adapters from the Functions bindings to plain data and handlers."""
+
+from __future__ import annotations
+
+import logging
+
+import azure.functions as func
+
+from provisioning.poison import handle_poison
+from provisioning.reconcile import Delivery, handle
+from provisioning.runtime import get_runtime
+from provisioning.settings import get_settings
+from provisioning.status_api import status_answer
+from provisioning.storage import CONNECTION
+
+bp = func.Blueprint()  # type: ignore[no-untyped-call]
+log = logging.getLogger("provisioning")
+
+
+def _delivery(msg: func.QueueMessage) -> Delivery:
+    return Delivery(id=str(msg.id), body=msg.get_body(), dequeue_count=msg.dequeue_count or 0)
+
+
+@bp.queue_trigger(arg_name="msg", queue_name="%PROVISIONING_QUEUE_NAME%", connection=CONNECTION)
+def provision(msg: func.QueueMessage) -> None:
+    """One reconcile step for the request this message wakes up."""
+    handle(_delivery(msg), get_runtime().deps)
+
+
+@bp.queue_trigger(
+    arg_name="msg", queue_name="%PROVISIONING_QUEUE_NAME%-poison", connection=CONNECTION
+)
+def archive_poison(msg: func.QueueMessage) -> None:
+    """Archive a poisoned body and end the request it belongs to."""
+    runtime = get_runtime()
+    handle_poison(
+        _delivery(msg), runtime.deps.status, runtime.archive, get_settings().poison_queue_name
+    )
+
+
+@bp.route(route="provisioning/{request_id}", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+def provisioning_status(req: func.HttpRequest) -> func.HttpResponse:
+    """The SPA's view of one request."""
+    answer = status_answer(req.route_params.get("request_id", ""), get_runtime().deps.status)
+    return func.HttpResponse(
+        answer.body, status_code=answer.status_code, mimetype="application/json"
+    )
