@@ -1,0 +1,197 @@
+"""Scenario setters shared by the in-process API, the CLI and the admin route."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from localazure.arm.scenario import (
+    AksLag,
+    AksLagMode,
+    ClusterPlan,
+    Countdown,
+    Fault,
+    FaultKind,
+    Lag,
+    Outcome,
+)
+from localazure.arm.store import DEFAULT_SUBSCRIPTION, Call, Registration, Store
+
+# The setters the admin route may call by name.
+SCENARIO_SETTERS = (
+    "set_read_lag",
+    "set_aks_lag",
+    "add_group",
+    "set_group_delete",
+    "set_cluster_create",
+    "set_unregistered",
+    "add_fault",
+    "set_retry_after",
+)
+
+
+class ScenarioControl:
+    """Knobs for how the emulated Azure behaves; every setter is keyword-only."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def set_read_lag(
+        self,
+        *,
+        reads: int = 0,
+        seconds: float = 0.0,
+        group: str | None = None,
+        subscription: str = DEFAULT_SUBSCRIPTION,
+    ) -> None:
+        """After a group is created, its first ``reads`` GET/HEAD calls (and/or those in the
+        first ``seconds``) answer 404 ``ResourceGroupNotFound``. ``group=None`` sets the
+        default for every group; a named group also restarts the lag if it exists."""
+        lag = Lag(reads, seconds)
+        with self._store.lock:
+            if group is None:
+                self._store.state.read_lag = lag
+                return
+            key = (subscription.lower(), group.lower())
+            self._store.state.group_read_lag[key] = lag
+            existing = self._store.state.groups.get(key)
+            if existing is not None:
+                existing.hidden = lag.countdown()
+
+    def set_aks_lag(
+        self,
+        *,
+        failures: int = 1,
+        seconds: float = 0.0,
+        mode: AksLagMode = "immediate",
+        group: str | None = None,
+        subscription: str = DEFAULT_SUBSCRIPTION,
+    ) -> None:
+        """The AKS provider does not see a new group for its first ``failures`` cluster PUTs
+        (and/or ``seconds``): ``mode="immediate"`` answers 404 ``ResourceGroupNotFound`` at
+        once, ``mode="async"`` accepts the PUT and fails its operation with that code."""
+        if mode not in ("immediate", "async"):
+            raise ValueError("mode must be 'immediate' or 'async'")
+        lag = AksLag(failures, seconds, mode)
+        with self._store.lock:
+            if group is None:
+                self._store.state.aks_lag = lag
+                return
+            key = (subscription.lower(), group.lower())
+            self._store.state.group_aks_lag[key] = lag
+            existing = self._store.state.groups.get(key)
+            if existing is not None:
+                existing.aks_hidden = Countdown.start(failures, seconds)
+                existing.aks_mode = mode
+
+    def add_group(
+        self,
+        name: str,
+        *,
+        location: str = "eastus",
+        tags: dict[str, str] | None = None,
+        provisioning_state: str = "Succeeded",
+        managed_by: str | None = None,
+        deleting_reads: int = 1,
+        deleting_seconds: float = 0.0,
+        subscription: str = DEFAULT_SUBSCRIPTION,
+    ) -> None:
+        """A group that already exists (no propagation lag). With
+        ``provisioning_state="Deleting"`` it reads as Deleting for ``deleting_reads`` reads
+        and/or ``deleting_seconds``, then is gone."""
+        with self._store.lock:
+            group = self._store.create_group(subscription, name, location, lag_applies=False)
+            group.tags = dict(tags or {})
+            group.managed_by = managed_by
+            group.provisioning_state = provisioning_state
+            if provisioning_state == "Deleting":
+                self._store.start_delete(group, Lag(deleting_reads, deleting_seconds))
+
+    def set_group_delete(self, *, polls: int = 1, seconds: float = 0.0) -> None:
+        """A deleted group stays ``Deleting`` for ``polls`` reads/polls and/or ``seconds``."""
+        with self._store.lock:
+            self._store.state.delete_lag = Lag(polls, seconds)
+
+    def set_cluster_create(
+        self,
+        *,
+        polls: int = 1,
+        seconds: float = 0.0,
+        outcome: Outcome = "Succeeded",
+        error_code: str = "InternalOperationError",
+        error_message: str = "Reconcile managed cluster failed.",
+        times: int | None = None,
+        cluster: str | None = None,
+        group: str | None = None,
+        subscription: str = DEFAULT_SUBSCRIPTION,
+    ) -> None:
+        """Cluster operations answer ``InProgress`` for ``polls`` status GETs and/or
+        ``seconds``, then ``outcome``. A Failed outcome carries ``error_code``/``message``
+        and applies to the next ``times`` operations (None: all). ``cluster`` (with
+        ``group``) limits the plan to one cluster."""
+        if outcome not in ("Succeeded", "Failed"):
+            raise ValueError("outcome must be 'Succeeded' or 'Failed'")
+        plan = ClusterPlan(polls, seconds, outcome, error_code, error_message, times)
+        with self._store.lock:
+            if cluster is None:
+                self._store.state.cluster_plan = plan
+                return
+            if group is None:
+                raise ValueError("a per-cluster plan needs its group")
+            key = (subscription.lower(), group.lower(), cluster.lower())
+            self._store.state.cluster_plans[key] = plan
+
+    def set_unregistered(
+        self, subscription: str = DEFAULT_SUBSCRIPTION, *, polls: int = 1, seconds: float = 0.0
+    ) -> None:
+        """``Microsoft.ContainerService`` is NotRegistered in ``subscription``; after the
+        register POST it reads ``Registering`` for ``polls`` provider GETs and/or
+        ``seconds``, then ``Registered``."""
+        with self._store.lock:
+            self._store.state.registrations[subscription.lower()] = Registration(
+                delay=Lag(polls, seconds)
+            )
+
+    def add_fault(
+        self,
+        kind: FaultKind,
+        *,
+        method: str = "*",
+        path: str = ".*",
+        times: int | None = 1,
+        retry_after: int = 1,
+        action: str | None = None,
+        scope: str | None = None,
+    ) -> None:
+        """Fail the next ``times`` requests (None: all) whose method and path (a regex,
+        searched case-insensitively) match. Kinds: ``throttle`` (429 + Retry-After),
+        ``server_error`` (500), ``unavailable`` (503 + Retry-After), ``unauthorized`` (401),
+        ``forbidden`` (403 AuthorizationFailed), ``policy`` (403 RequestDisallowedByPolicy),
+        ``drop`` (connection closed without an answer)."""
+        fault = Fault(kind, method, path, times, retry_after, action, scope)
+        with self._store.lock:
+            self._store.state.faults.append(fault)
+
+    def set_retry_after(self, seconds: int) -> None:
+        """The Retry-After the emulator puts on its own 201/202 async answers."""
+        with self._store.lock:
+            self._store.state.retry_after = max(int(seconds), 1)
+
+    # -- observation ------------------------------------------------------------------------
+
+    @property
+    def calls(self) -> list[Call]:
+        """A snapshot of the ARM call log, oldest first."""
+        with self._store.lock:
+            return list(self._store.state.calls)
+
+    @property
+    def token_fetches(self) -> dict[str, int]:
+        """How many tokens the identity endpoint issued, per audience."""
+        with self._store.lock:
+            return dict(self._store.state.token_fetches)
+
+    def apply(self, setter: str, args: dict[str, Any]) -> None:
+        """Call one named scenario setter (used by the admin route and the CLI)."""
+        if setter not in SCENARIO_SETTERS:
+            raise ValueError(f"unknown scenario setter {setter!r}; use one of {SCENARIO_SETTERS}")
+        getattr(self, setter)(**args)

@@ -1,0 +1,181 @@
+"""The ARM WSGI app: admin routes, fault injection, bearer check, routing and the call log."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import re
+import socket
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from werkzeug.wrappers import Request, Response
+
+from localazure.arm import errors
+from localazure.arm.clusters import handle_cluster, handle_operation, handle_operation_result
+from localazure.arm.control import ScenarioControl
+from localazure.arm.groups import handle_delete_job, handle_group
+from localazure.arm.providers import handle_provider, handle_register
+from localazure.arm.scenario import Fault
+from localazure.arm.store import Call, Store
+from localazure.arm.wire import Exchange
+
+Handler = Callable[..., Response]
+StartResponse = Callable[..., Any]
+
+_SUB = r"/subscriptions/(?P<sub>[^/]+)"
+_AKS = r"/providers/Microsoft\.ContainerService"
+# ARM matches paths case-insensitively; so do these.
+ROUTES: list[tuple[re.Pattern[str], Handler]] = [
+    (re.compile(rf"^{_SUB}/resourcegroups/(?P<group>[^/]+)$", re.I), handle_group),
+    (
+        re.compile(
+            rf"^{_SUB}/resourcegroups/(?P<group>[^/]+){_AKS}/managedClusters/(?P<name>[^/]+)$", re.I
+        ),
+        handle_cluster,
+    ),
+    (
+        re.compile(rf"^{_SUB}{_AKS}/locations/[^/]+/operations/(?P<op_id>[^/]+)$", re.I),
+        handle_operation,
+    ),
+    (
+        re.compile(rf"^{_SUB}{_AKS}/locations/[^/]+/operationresults/(?P<op_id>[^/]+)$", re.I),
+        handle_operation_result,
+    ),
+    (re.compile(rf"^{_SUB}/operationresults/(?P<token>[^/]+)$", re.I), handle_delete_job),
+    (re.compile(rf"^{_SUB}/providers/(?P<namespace>[^/]+)/register$", re.I), handle_register),
+    (re.compile(rf"^{_SUB}/providers/(?P<namespace>[^/]+)$", re.I), handle_provider),
+]
+
+_VERBS = {"GET": "read", "HEAD": "read", "PUT": "write", "PATCH": "write", "DELETE": "delete"}
+
+
+class ConnectionDropped(ConnectionAbortedError):
+    """Raised after closing the socket so Werkzeug treats the request as a lost client."""
+
+
+def denied_action(method: str, path: str) -> str:
+    """The RBAC action ARM would have checked for this request."""
+    verb = _VERBS.get(method.upper(), "action")
+    if re.search(r"/managedClusters/[^/]+$", path, re.I):
+        return f"Microsoft.ContainerService/managedClusters/{verb}"
+    register = re.search(r"/providers/([^/]+)/register$", path, re.I)
+    if register:
+        return f"{register.group(1)}/register/action"
+    if re.search(r"/resourcegroups/[^/]+$", path, re.I):
+        return f"Microsoft.Resources/subscriptions/resourceGroups/{verb}"
+    return f"Microsoft.Resources/{verb}"
+
+
+class ArmApp:
+    """WSGI callable serving the emulated ARM endpoint."""
+
+    def __init__(self, store: Store, control: ScenarioControl, url: Callable[[], str]) -> None:
+        self._store = store
+        self._control = control
+        self._url = url
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        request = Request(environ)
+        ex = Exchange(request, self._url())
+        if request.path.startswith("/_admin/"):
+            return self._admin(ex)(environ, start_response)
+        status = 0
+        try:
+            response = self._answer(ex, environ)
+            status = response.status_code
+            return response(environ, start_response)
+        finally:
+            self._store.log_call(
+                Call(
+                    time=time.time(),
+                    method=ex.method,
+                    path=ex.path,
+                    query=dict(request.args.items()),
+                    status=status,
+                    body=ex.body,
+                    headers=ex.logged_headers(),
+                )
+            )
+
+    def _answer(self, ex: Exchange, environ: dict[str, Any]) -> Response:
+        with self._store.lock:
+            fault = self._take_fault(ex)
+        try:
+            if fault is not None:
+                self._inject(fault, ex, environ)
+            ex.check_bearer()
+            with self._store.lock:
+                return self._route(ex)
+        except errors.ArmError as error:
+            return ex.respond_error(error)
+        except ConnectionDropped:
+            raise
+        except Exception as exc:  # an emulator bug must still look like an ARM 500
+            return ex.respond_error(errors.ArmError(500, "InternalServerError", repr(exc)))
+
+    def _take_fault(self, ex: Exchange) -> Fault | None:
+        for fault in self._store.state.faults:
+            if fault.matches(ex.method, ex.path):
+                fault.fire()
+                return fault
+        return None
+
+    def _inject(self, fault: Fault, ex: Exchange, environ: dict[str, Any]) -> None:
+        action = fault.action or denied_action(ex.method, ex.path)
+        scope = fault.scope or ex.path
+        if fault.kind == "throttle":
+            raise errors.throttled(fault.retry_after)
+        if fault.kind == "server_error":
+            raise errors.internal_error(ex.correlation_id)
+        if fault.kind == "unavailable":
+            raise errors.service_unavailable(fault.retry_after)
+        if fault.kind == "unauthorized":
+            raise errors.unauthorized_fault()
+        if fault.kind == "forbidden":
+            raise errors.authorization_failed(action, scope)
+        if fault.kind == "policy":
+            raise errors.request_disallowed_by_policy(action, scope)
+        # "drop": close the TCP connection without a TLS close_notify or an HTTP answer.
+        sock = environ.get("werkzeug.socket")
+        if isinstance(sock, socket.socket):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+        raise ConnectionDropped("connection dropped by fault injection")
+
+    def _route(self, ex: Exchange) -> Response:
+        path = ex.path.rstrip("/") or "/"
+        for pattern, handler in ROUTES:
+            match = pattern.match(path)
+            if match:
+                return handler(self._store, ex, *match.groups())
+        raise errors.invalid_resource_type(path)
+
+    # -- admin ------------------------------------------------------------------------------
+
+    def _admin(self, ex: Exchange) -> Response:
+        # Unauthenticated, so only the machine itself may use it.
+        if ex.request.remote_addr not in ("127.0.0.1", "::1"):
+            return ex.respond(403, {"error": {"code": "Forbidden", "message": "loopback only"}})
+        route = (ex.method, ex.path.rstrip("/").lower())
+        try:
+            if route == ("GET", "/_admin/calls"):
+                return ex.respond(
+                    200, {"calls": [dataclasses.asdict(c) for c in self._control.calls]}
+                )
+            if route == ("GET", "/_admin/tokens"):
+                return ex.respond(200, {"tokenFetches": self._control.token_fetches})
+            if route == ("POST", "/_admin/reset"):
+                self._store.reset()
+                return ex.respond(204)
+            if route == ("POST", "/_admin/scenario"):
+                steps = ex.body if isinstance(ex.body, list) else [ex.body]
+                for step in steps:
+                    if not isinstance(step, dict) or not isinstance(step.get("setter"), str):
+                        raise ValueError('each step must look like {"setter": "...", "args": {}}')
+                    self._control.apply(step["setter"], dict(step.get("args") or {}))
+                return ex.respond(204)
+        except (TypeError, ValueError) as exc:
+            return ex.respond(400, {"error": {"code": "InvalidScenario", "message": str(exc)}})
+        return ex.respond(404, {"error": {"code": "NotFound", "message": "unknown admin route"}})

@@ -1,0 +1,162 @@
+"""``ArmEmulator``: the HTTPS ARM endpoint plus the plain-HTTP identity endpoint, in threads."""
+
+from __future__ import annotations
+
+import secrets
+import tempfile
+import threading
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+from localazure.arm.control import ScenarioControl
+from localazure.arm.identity import IDENTITY_PATH, IdentityApp
+from localazure.arm.routes import ArmApp
+from localazure.arm.store import Store
+from localazure.certs import TestCertificates, make_certificates
+
+
+class _QuietHandler(WSGIRequestHandler):
+    """Keeps test output clean; the call log records every request instead."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass
+
+
+class ArmEmulator(ScenarioControl):
+    """An emulated Azure Resource Manager (resource groups, AKS, providers) on loopback.
+
+    Scenario setters (``set_read_lag``, ``set_aks_lag``, ``add_group``, ``set_group_delete``,
+    ``set_cluster_create``, ``set_unregistered``, ``add_fault``, ``set_retry_after``) and the
+    ``calls``/``token_fetches`` views come from :class:`ScenarioControl`.
+    """
+
+    def __init__(
+        self,
+        certificates: TestCertificates | None = None,
+        *,
+        cert_dir: Path | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        identity_port: int = 0,
+        identity_secret: str | None = None,
+    ) -> None:
+        store = Store()
+        super().__init__(store)
+        self._store = store
+        self._certificates = certificates
+        self._cert_dir = cert_dir
+        self._host = host
+        self._port = port
+        self._identity_port = identity_port
+        self._secret = identity_secret or secrets.token_hex(16)
+        self._servers: list[BaseWSGIServer] = []
+        self._threads: list[threading.Thread] = []
+        self._tempdir: tempfile.TemporaryDirectory[str] | None = None
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    def start(self) -> ArmEmulator:
+        if self._servers:
+            return self
+        certs = self._certificates
+        if certs is None:
+            directory = self._cert_dir
+            if directory is None:
+                self._tempdir = tempfile.TemporaryDirectory(prefix="localazure-arm-")
+                directory = Path(self._tempdir.name)
+            certs = make_certificates(directory)
+            self._certificates = certs
+        arm = make_server(
+            self._host,
+            self._port,
+            ArmApp(self._store, self, lambda: self.url),
+            threaded=True,
+            request_handler=_QuietHandler,
+            ssl_context=(str(certs.cert_pem), str(certs.key_pem)),
+        )
+        identity = make_server(
+            self._host,
+            self._identity_port,
+            IdentityApp(self._store, self._secret),
+            threaded=True,
+            request_handler=_QuietHandler,
+        )
+        for server in (arm, identity):
+            thread = threading.Thread(
+                target=server.serve_forever, name="localazure-arm", daemon=True
+            )
+            thread.start()
+            self._servers.append(server)
+            self._threads.append(thread)
+        return self
+
+    def stop(self) -> None:
+        for server in self._servers:
+            server.shutdown()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        self._servers.clear()
+        self._threads.clear()
+        if self._tempdir is not None:
+            self._tempdir.cleanup()
+            self._tempdir = None
+            self._certificates = None
+
+    def __enter__(self) -> ArmEmulator:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def reset(self) -> None:
+        """Forget all groups, clusters, operations, scenarios, faults, calls and token counts."""
+        self._store.reset()
+
+    # -- addresses --------------------------------------------------------------------------
+
+    def _server(self, index: int) -> BaseWSGIServer:
+        if not self._servers:
+            raise RuntimeError("the ARM emulator is not running; call start() first")
+        return self._servers[index]
+
+    @property
+    def url(self) -> str:
+        """The ARM endpoint, e.g. ``https://127.0.0.1:51234`` (also the token audience)."""
+        return f"https://{self._host}:{self._server(0).server_port}"
+
+    @property
+    def ca_pem(self) -> Path:
+        """The CA bundle that makes clients trust the emulator's certificate."""
+        if self._certificates is None:
+            raise RuntimeError("the ARM emulator is not running; call start() first")
+        return self._certificates.ca_pem
+
+    @property
+    def identity_endpoint(self) -> str:
+        """App Service's ``IDENTITY_ENDPOINT``: ``http://127.0.0.1:<port>/msi/token``."""
+        return f"http://{self._host}:{self._server(1).server_port}{IDENTITY_PATH}"
+
+    @property
+    def identity_header(self) -> str:
+        """App Service's ``IDENTITY_HEADER`` secret, checked against ``X-IDENTITY-HEADER``."""
+        return self._secret
+
+    def env(self) -> dict[str, str]:
+        """Environment variables that point unmodified production code at the emulator."""
+        return {
+            "ARM_ENDPOINT": self.url,
+            "REQUESTS_CA_BUNDLE": str(self.ca_pem),
+            "IDENTITY_ENDPOINT": self.identity_endpoint,
+            "IDENTITY_HEADER": self.identity_header,
+        }
+
+    def describe(self) -> dict[str, Any]:
+        return {"url": self.url, "identity_endpoint": self.identity_endpoint}

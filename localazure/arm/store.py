@@ -1,0 +1,217 @@
+"""The emulator's in-memory Azure: groups, clusters, operations, registrations, call log.
+
+One re-entrant lock guards everything; requests are short, so handlers simply hold it.
+Names are keyed case-insensitively because ARM treats them that way.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from localazure.arm.scenario import AksLag, ClusterPlan, Countdown, Fault, Lag
+
+DEFAULT_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
+
+GroupKey = tuple[str, str]
+ClusterKey = tuple[str, str, str]
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+
+
+def normalize_location(location: str) -> str:
+    # ARM accepts "East US" and "eastus" alike and answers with the short form.
+    return location.replace(" ", "").lower()
+
+
+@dataclass
+class Group:
+    subscription: str
+    name: str
+    location: str
+    tags: dict[str, str] = field(default_factory=dict)
+    managed_by: str | None = None
+    provisioning_state: str = "Succeeded"
+    hidden: Countdown = field(default_factory=Countdown)
+    aks_hidden: Countdown = field(default_factory=Countdown)
+    aks_mode: str = "immediate"
+    deleting: Countdown | None = None
+
+
+@dataclass
+class Cluster:
+    subscription: str
+    group: str
+    name: str
+    location: str
+    body: dict[str, Any]
+    operation_id: str | None = None
+
+
+@dataclass
+class Operation:
+    id: str
+    subscription: str
+    location: str
+    cluster: ClusterKey
+    started: str
+    progress: Countdown
+    outcome: str
+    error_code: str = ""
+    error_message: str = ""
+    ended: str | None = None
+    kind: str = "create"
+
+
+@dataclass
+class Registration:
+    state: str = "NotRegistered"
+    delay: Lag = field(default_factory=Lag)
+    progress: Countdown | None = None
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request as the emulator saw it (status 0: the connection was dropped)."""
+
+    time: float
+    method: str
+    path: str
+    query: dict[str, str]
+    status: int
+    body: Any
+    headers: dict[str, str]
+
+
+@dataclass
+class State:
+    """Everything ``reset()`` clears."""
+
+    groups: dict[GroupKey, Group] = field(default_factory=dict)
+    clusters: dict[ClusterKey, Cluster] = field(default_factory=dict)
+    operations: dict[str, Operation] = field(default_factory=dict)
+    delete_jobs: dict[str, GroupKey] = field(default_factory=dict)
+    registrations: dict[str, Registration] = field(default_factory=dict)
+    faults: list[Fault] = field(default_factory=list)
+    read_lag: Lag = field(default_factory=Lag)
+    group_read_lag: dict[GroupKey, Lag] = field(default_factory=dict)
+    aks_lag: AksLag = field(default_factory=AksLag)
+    group_aks_lag: dict[GroupKey, AksLag] = field(default_factory=dict)
+    delete_lag: Lag = field(default_factory=lambda: Lag(count=1))
+    cluster_plan: ClusterPlan = field(default_factory=ClusterPlan)
+    cluster_plans: dict[ClusterKey, ClusterPlan] = field(default_factory=dict)
+    retry_after: int = 1
+    calls: list[Call] = field(default_factory=list)
+    token_fetches: dict[str, int] = field(default_factory=dict)
+
+
+class Store:
+    """Thread-safe holder of :class:`State`."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.state = State()
+
+    def reset(self) -> None:
+        with self.lock:
+            self.state = State()
+
+    def log_call(self, call: Call) -> None:
+        with self.lock:
+            self.state.calls.append(call)
+
+    def count_token(self, resource: str) -> None:
+        with self.lock:
+            fetches = self.state.token_fetches
+            fetches[resource] = fetches.get(resource, 0) + 1
+
+    # -- groups -----------------------------------------------------------------------------
+
+    def group(self, subscription: str, name: str) -> Group | None:
+        """The group as stored, finishing a deletion whose time is up."""
+        key = (subscription.lower(), name.lower())
+        group = self.state.groups.get(key)
+        if group is not None and group.deleting is not None and not group.deleting.pending():
+            self.remove_group(key)
+            return None
+        return group
+
+    def remove_group(self, key: GroupKey) -> None:
+        self.state.groups.pop(key, None)
+        for cluster_key in [k for k in self.state.clusters if k[:2] == key]:
+            del self.state.clusters[cluster_key]
+
+    def create_group(
+        self, subscription: str, name: str, location: str, *, lag_applies: bool = True
+    ) -> Group:
+        key = (subscription.lower(), name.lower())
+        group = Group(subscription=subscription, name=name, location=normalize_location(location))
+        if lag_applies:
+            read_lag = self.state.group_read_lag.get(key, self.state.read_lag)
+            group.hidden = read_lag.countdown()
+            aks = self.state.group_aks_lag.get(key, self.state.aks_lag)
+            group.aks_hidden = Countdown.start(aks.failures, aks.seconds)
+            group.aks_mode = aks.mode
+        self.state.groups[key] = group
+        return group
+
+    def start_delete(self, group: Group, lag: Lag | None = None) -> None:
+        group.provisioning_state = "Deleting"
+        group.deleting = (lag or self.state.delete_lag).countdown()
+
+    # -- clusters ---------------------------------------------------------------------------
+
+    def plan_for(self, key: ClusterKey) -> ClusterPlan:
+        return self.state.cluster_plans.get(key, self.state.cluster_plan)
+
+    def settle(self, operation: Operation, *, observe: bool) -> None:
+        """Advance an operation (and its cluster's provisioningState) if its time is up."""
+        if operation.ended is not None:
+            return
+        still_running = operation.progress.observe() if observe else operation.progress.pending()
+        if still_running:
+            return
+        operation.ended = now_iso()
+        cluster = self.state.clusters.get(operation.cluster)
+        if cluster is not None and cluster.operation_id == operation.id:
+            set_cluster_state(cluster.body, operation.outcome)
+
+    def cluster(self, key: ClusterKey) -> Cluster | None:
+        cluster = self.state.clusters.get(key)
+        if cluster is not None and cluster.operation_id:
+            operation = self.state.operations.get(cluster.operation_id)
+            if operation is not None:
+                self.settle(operation, observe=False)
+        return cluster
+
+    def running_operation(self, cluster: Cluster) -> Operation | None:
+        if not cluster.operation_id:
+            return None
+        operation = self.state.operations.get(cluster.operation_id)
+        if operation is None or operation.ended is not None:
+            return None
+        return operation
+
+    # -- registration ----------------------------------------------------------------------
+
+    def registration_state(self, subscription: str, *, observe: bool) -> str:
+        registration = self.state.registrations.get(subscription.lower())
+        if registration is None:
+            return "Registered"
+        if registration.state == "Registering" and registration.progress is not None:
+            pending = (
+                registration.progress.observe() if observe else registration.progress.pending()
+            )
+            if not pending:
+                registration.state = "Registered"
+        return registration.state
+
+
+def set_cluster_state(body: dict[str, Any], state: str) -> None:
+    body.setdefault("properties", {})["provisioningState"] = state
+    for pool in body["properties"].get("agentPoolProfiles", []):
+        pool["provisioningState"] = state
