@@ -1,0 +1,429 @@
+"""One queue-triggered function's listener: poll, dispatch, complete, as storage extension v5 does.
+
+Per function: a polling thread that receives ``batchSize`` messages with the receive invisibility
+(10 minutes in the host), a handler per message (at most ``batchSize + newBatchThreshold`` at a
+time) and the app's shared function thread pool that runs the user's code. While the function
+runs, the handler renews the message's invisibility at half the receive invisibility, as the host's
+visibility timer does. Nothing here assumes this process is the queue's only consumer: ownership is
+the pop receipt, and a stale one only means another consumer took the message over.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import Executor, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from azure.core.exceptions import (
+    AzureError,
+    HttpResponseError,
+    ResourceExistsError,
+    ResourceNotFoundError,
+)
+from azure.functions.queue import QueueMessage as TriggerMessage
+from azure.storage.queue import QueueClient, QueueMessage
+
+from localazure.host.app import CoroutineRunner, QueueFunction
+from localazure.host.config import RECEIVE_INVISIBILITY_SECONDS, QueuesOptions
+from localazure.host.policy import (
+    InFlight,
+    RandomizedExponentialBackoff,
+    UndecodableMessage,
+    decode_body,
+    encode_body,
+)
+
+log = logging.getLogger("localazure.host")
+
+_GONE_CODES = {"MessageNotFound", "QueueNotFound", "PopReceiptMismatch", "QueueBeingDeleted"}
+_GONE_CODES |= {"QueueDisabled"}
+
+
+def _is_gone(exc: HttpResponseError) -> bool:
+    """The message is no longer ours to settle: deleted, taken over, or its queue is gone."""
+    code = getattr(exc, "error_code", None)
+    return (
+        isinstance(exc, ResourceNotFoundError)
+        or code in _GONE_CODES
+        or (exc.status_code == 400 and code is None and "PopReceipt" in str(exc))
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Invocation:
+    """What a queue function received, for hosts that want to observe dispatch (tests, logs)."""
+
+    function: str
+    invocation_id: str
+    message_id: str
+    dequeue_count: int
+    succeeded: bool
+    duration: float
+
+
+class QueueListener:
+    """Runs one queue-triggered function against one queue.
+
+    ``queue`` and ``poison_queue`` must be clients without message encode/decode policies: the
+    listener decodes bodies itself so that an undecodable message can be recognised and copied
+    verbatim, as the host does through its non-encoding client.
+    """
+
+    def __init__(
+        self,
+        function: QueueFunction,
+        queue: QueueClient,
+        poison_queue: QueueClient | None,
+        options: QueuesOptions,
+        function_pool: Executor,
+        runner: CoroutineRunner,
+        *,
+        receive_invisibility_seconds: int = RECEIVE_INVISIBILITY_SECONDS,
+        on_poison: Callable[[str], None] | None = None,
+        on_invocation: Callable[[Invocation], None] | None = None,
+        backoff: RandomizedExponentialBackoff | None = None,
+    ) -> None:
+        if receive_invisibility_seconds < 1:
+            raise ValueError("receive_invisibility_seconds must be at least 1")
+        self.function = function
+        self.queue = queue
+        self.poison_queue = poison_queue
+        self.options = options
+        self.receive_invisibility_seconds = receive_invisibility_seconds
+        self.in_flight = InFlight(options.batch_size, options.new_batch_threshold)
+        self._function_pool = function_pool
+        self._runner = runner
+        self._handlers = ThreadPoolExecutor(
+            max_workers=options.max_in_flight, thread_name_prefix=f"queue-{function.name}"
+        )
+        self._backoff = backoff or RandomizedExponentialBackoff(options.max_polling_interval)
+        self._on_poison = on_poison
+        self._on_invocation = on_invocation
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._queue_exists: bool | None = None
+        self._found_since_last_delay = False
+        self.function_log = logging.getLogger(f"Function.{function.name}")
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    @property
+    def queue_name(self) -> str:
+        return self.function.queue_name
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._thread = threading.Thread(
+            target=self._poll_loop, name=f"poll-{self.function.name}", daemon=True
+        )
+        self._thread.start()
+        log.debug("Storage queue listener started (queue name='%s')", self.queue_name)
+
+    def request_stop(self) -> None:
+        """Stop polling (messages already received still complete)."""
+        self._stopping.set()
+        self._wake.set()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop polling, then wait (up to ``timeout``) for messages in flight to complete."""
+        self.request_stop()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        if not self.in_flight.wait_until_idle(timeout):
+            log.warning(
+                "Function '%s': %d message(s) still in flight at shutdown; they become visible "
+                "again when their invisibility expires",
+                self.function.name,
+                self.in_flight.count,
+            )
+        self._handlers.shutdown(wait=False, cancel_futures=True)
+
+    def notify(self) -> None:
+        """A message was just added to this queue by this host: poll now instead of backing off."""
+        self._wake.set()
+
+    # -- polling ---------------------------------------------------------------------------
+
+    def _poll_loop(self) -> None:
+        while not self._stopping.is_set():
+            if not self.in_flight.wait_until_can_fetch(timeout=0.25):
+                continue
+            if self._stopping.is_set():
+                break
+            self._wake.clear()
+            batch = self.poll_once()
+            if batch:
+                continue
+            delay = self._backoff.next_delay(self._found_since_last_delay)
+            self._found_since_last_delay = False
+            log.debug(
+                "Function '%s' will wait %.0f ms before polling queue '%s'.",
+                self.function.name,
+                delay * 1000,
+                self.queue_name,
+            )
+            self._wake.wait(delay)
+
+    def poll_once(self) -> list[QueueMessage]:
+        """Receive one batch and dispatch it to handler threads; returns the batch."""
+        batch = self._receive()
+        if batch:
+            self._found_since_last_delay = True
+            self.in_flight.started(len(batch))
+            for message in batch:
+                try:
+                    self._handlers.submit(self._handle, message)
+                except RuntimeError:  # shutting down: the message becomes visible again later
+                    self.in_flight.finished()
+        return batch
+
+    def _receive(self) -> list[QueueMessage]:
+        started = time.monotonic()
+        try:
+            if not self._queue_exists:
+                self._queue_exists = self._exists()
+            if not self._queue_exists:
+                return []
+            pages = self.queue.receive_messages(
+                messages_per_page=self.in_flight.receive_count(),
+                visibility_timeout=self.receive_invisibility_seconds,
+            ).by_page()
+            try:
+                batch = list(next(pages))
+            except StopIteration:
+                batch = []
+        except HttpResponseError as exc:
+            self._queue_exists = None
+            level = logging.DEBUG if isinstance(exc, ResourceNotFoundError) else logging.WARNING
+            log.log(
+                level,
+                "Function '%s': polling queue '%s' failed (%s %s); backing off",
+                self.function.name,
+                self.queue_name,
+                exc.status_code,
+                getattr(exc, "error_code", None),
+            )
+            return []
+        except AzureError as exc:
+            self._queue_exists = None
+            log.warning(
+                "Function '%s': polling queue '%s' failed (%s); backing off",
+                self.function.name,
+                self.queue_name,
+                exc,
+            )
+            return []
+        log.debug(
+            "Function '%s' received %d message(s) from queue '%s' in %.0f ms",
+            self.function.name,
+            len(batch),
+            self.queue_name,
+            (time.monotonic() - started) * 1000,
+        )
+        return batch
+
+    def _exists(self) -> bool:
+        try:
+            self.queue.get_queue_properties()
+        except ResourceNotFoundError:
+            return False
+        return True
+
+    # -- one message -----------------------------------------------------------------------
+
+    def _handle(self, message: QueueMessage) -> None:
+        try:
+            self.process(message)
+        except Exception:
+            log.exception(
+                "Function '%s': unhandled error while processing message '%s'",
+                self.function.name,
+                message.id,
+            )
+        finally:
+            self.in_flight.finished()
+
+    def process(self, message: QueueMessage) -> None:
+        """Decode, invoke and complete one received message (the host's QueueProcessor steps)."""
+        text = message.content if isinstance(message.content, str) else str(message.content or "")
+        try:
+            body = decode_body(text, self.options.message_encoding)
+        except UndecodableMessage:
+            log.warning(
+                "Message decoding has failed! Check MessageEncoding settings. MessageId=%s.",
+                message.id,
+            )
+            # The host copies it through a client without encoding: the raw text, verbatim.
+            self._move_to_poison(message, text)
+            return
+        dequeue_count = int(message.dequeue_count or 0)
+        if dequeue_count > self.options.max_dequeue_count:
+            self._move_to_poison(message, encode_body(body, self.options.message_encoding))
+            return
+
+        trigger = TriggerMessage(  # type: ignore[no-untyped-call]
+            id=message.id,
+            body=body,
+            dequeue_count=dequeue_count,
+            expiration_time=message.expires_on,
+            insertion_time=message.inserted_on,
+            time_next_visible=message.next_visible_on,
+            pop_receipt=message.pop_receipt,
+        )
+        succeeded, pop_receipt = self._invoke_with_renewal(message, trigger)
+        if pop_receipt is None:
+            return  # lost the message to another consumer while the function ran
+        message.pop_receipt = pop_receipt
+        if succeeded:
+            self._delete(message)
+        elif self.poison_queue is not None:
+            if dequeue_count >= self.options.max_dequeue_count:
+                self._move_to_poison(message, encode_body(body, self.options.message_encoding))
+            else:
+                self._release(message)
+        # A queue without a poison queue leaves a failed message invisible (no fast retry loop).
+
+    def _invoke_with_renewal(
+        self, message: QueueMessage, trigger: TriggerMessage
+    ) -> tuple[bool, str | None]:
+        """Run the function, renewing its invisibility meanwhile: (succeeded, pop receipt)."""
+        invocation_id = str(uuid.uuid4())
+        self.function_log.info(
+            "Executing 'Functions.%s' (Reason='New queue message detected on '%s'.', Id=%s)",
+            self.function.name,
+            self.queue_name,
+            invocation_id,
+        )
+        self.function_log.info(
+            "Trigger Details: MessageId: %s, DequeueCount: %s, InsertedOn: %s",
+            message.id,
+            message.dequeue_count,
+            message.inserted_on.isoformat() if message.inserted_on else None,
+        )
+        started = time.monotonic()
+        future = self._function_pool.submit(self._call, trigger)
+        pop_receipt: str | None = message.pop_receipt
+        renew_every = self.receive_invisibility_seconds / 2
+        while True:
+            done, _ = concurrent.futures.wait([future], timeout=renew_every)
+            if done:
+                break
+            pop_receipt = self._renew(message, pop_receipt)
+        error = future.exception()
+        duration = time.monotonic() - started
+        succeeded = error is None
+        if succeeded:
+            self.function_log.info(
+                "Executed 'Functions.%s' (Succeeded, Id=%s, Duration=%.0fms)",
+                self.function.name,
+                invocation_id,
+                duration * 1000,
+            )
+        else:
+            self.function_log.error(
+                "Executed 'Functions.%s' (Failed, Id=%s, Duration=%.0fms)",
+                self.function.name,
+                invocation_id,
+                duration * 1000,
+                exc_info=error,
+            )
+        if self._on_invocation is not None:
+            self._on_invocation(
+                Invocation(
+                    function=self.function.name,
+                    invocation_id=invocation_id,
+                    message_id=str(message.id),
+                    dequeue_count=int(message.dequeue_count or 0),
+                    succeeded=succeeded,
+                    duration=duration,
+                )
+            )
+        return succeeded, pop_receipt
+
+    def _call(self, trigger: TriggerMessage) -> Any:
+        return self._runner.call(self.function.user_function, {self.function.parameter: trigger})
+
+    def _renew(self, message: QueueMessage, pop_receipt: str | None) -> str | None:
+        if pop_receipt is None:
+            return None
+        try:
+            updated = self.queue.update_message(
+                message.id,
+                pop_receipt=pop_receipt,
+                visibility_timeout=self.receive_invisibility_seconds,
+            )
+        except HttpResponseError as exc:
+            if _is_gone(exc):
+                log.warning(
+                    "Function '%s': message '%s' was taken over or deleted while running",
+                    self.function.name,
+                    message.id,
+                )
+                return None
+            log.warning(
+                "Function '%s': renewing message '%s' failed: %s",
+                self.function.name,
+                message.id,
+                exc,
+            )
+            return pop_receipt
+        except AzureError as exc:
+            log.warning(
+                "Function '%s': renewing message '%s' failed: %s",
+                self.function.name,
+                message.id,
+                exc,
+            )
+            return pop_receipt
+        return str(updated.pop_receipt)
+
+    def _delete(self, message: QueueMessage) -> None:
+        try:
+            self.queue.delete_message(message.id, pop_receipt=message.pop_receipt)
+        except HttpResponseError as exc:
+            if not _is_gone(exc):
+                raise
+            log.debug(
+                "Unable to delete queue message '%s' (%s); another consumer may own it",
+                message.id,
+                getattr(exc, "error_code", exc.status_code),
+            )
+
+    def _release(self, message: QueueMessage) -> None:
+        """Make a failed message visible again after ``visibilityTimeout``."""
+        try:
+            self.queue.update_message(
+                message.id,
+                pop_receipt=message.pop_receipt,
+                visibility_timeout=round(self.options.visibility_timeout),
+            )
+        except HttpResponseError as exc:
+            if not _is_gone(exc):
+                raise
+
+    def _move_to_poison(self, message: QueueMessage, text: str) -> None:
+        if self.poison_queue is None:
+            return  # a poison queue's own failures stay invisible, as in the host
+        log.warning(
+            "Message has reached MaxDequeueCount of %d. Moving message to queue '%s'.",
+            self.options.max_dequeue_count,
+            self.poison_queue.queue_name,
+        )
+        try:
+            self.poison_queue.send_message(text)
+        except ResourceNotFoundError:
+            with contextlib.suppress(ResourceExistsError):  # another consumer was first
+                self.poison_queue.create_queue()
+            self.poison_queue.send_message(text)
+        self._delete(message)
+        if self._on_poison is not None:
+            self._on_poison(self.poison_queue.queue_name)
