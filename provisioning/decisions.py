@@ -21,7 +21,6 @@ from provisioning.status import Phase, StatusRecord
 
 MANAGED_BY = "aks-provisioner"
 MAX_DELAY_SECONDS = 15 * 60
-REGISTRATION_DELAY_SECONDS = 30
 
 
 @dataclass(frozen=True, slots=True)

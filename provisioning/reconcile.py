@@ -18,7 +18,6 @@ from hashlib import sha256
 from provisioning.arm import Arm, GroupView
 from provisioning.contract import ClusterRequest, parse_request, readable_request_id
 from provisioning.decisions import (
-    REGISTRATION_DELAY_SECONDS,
     Next,
     after_check,
     after_transient,
@@ -243,11 +242,12 @@ def _start_cluster(
             return back_to_visibility(record, settings, exc.info.message)
         if exc.code == "MissingSubscriptionRegistration" and not record.registration_requested:
             arm.register_provider(record.subscription_id)
+            delay = settings.provider_registration_delay_seconds
             return Next(
                 record.with_changes(registration_requested=True),
-                REGISTRATION_DELAY_SECONDS,
+                delay,
                 "Microsoft.ContainerService is not registered; registration requested, "
-                f"trying again in {REGISTRATION_DELAY_SECONDS} s",
+                f"trying again in {delay} s",
             )
         raise
     return cluster_started(

@@ -39,10 +39,11 @@ class Settings:
     max_node_count: int = 100
     adopt_existing_resource_groups: bool = False
     cluster_watch_delay_seconds: int = 30
-    cluster_create_timeout_minutes: int = 60
+    cluster_create_timeout_minutes: float = 60
     aks_rg_not_found_retries: int = 3
-    rg_deleting_wait_minutes: int = 30
+    rg_deleting_wait_minutes: float = 30
     rg_deleting_delay_seconds: int = 30
+    provider_registration_delay_seconds: int = 30
 
     @property
     def poison_queue_name(self) -> str:
@@ -78,12 +79,13 @@ class Settings:
             max_node_count=reader.integer("MAX_NODE_COUNT", 100, 1, 1000),
             adopt_existing_resource_groups=reader.boolean("ADOPT_EXISTING_RESOURCE_GROUPS"),
             cluster_watch_delay_seconds=reader.integer("CLUSTER_WATCH_DELAY_SECONDS", 30, 1, 900),
-            cluster_create_timeout_minutes=reader.integer(
-                "CLUSTER_CREATE_TIMEOUT_MINUTES", 60, 1, 24 * 60
-            ),
+            cluster_create_timeout_minutes=reader.minutes("CLUSTER_CREATE_TIMEOUT_MINUTES", 60),
             aks_rg_not_found_retries=reader.integer("AKS_RG_NOT_FOUND_RETRIES", 3, 0, 20),
-            rg_deleting_wait_minutes=reader.integer("RG_DELETING_WAIT_MINUTES", 30, 1, 24 * 60),
+            rg_deleting_wait_minutes=reader.minutes("RG_DELETING_WAIT_MINUTES", 30),
             rg_deleting_delay_seconds=reader.integer("RG_DELETING_DELAY_SECONDS", 30, 1, 900),
+            provider_registration_delay_seconds=reader.integer(
+                "PROVIDER_REGISTRATION_DELAY_SECONDS", 30, 1, 900
+            ),
         )
         return settings
 
@@ -114,6 +116,19 @@ class _Reader:
             raise SettingsError(f"{name}={value!r} is not a whole number") from None
         if not low <= number <= high:
             raise SettingsError(f"{name}={number} is outside {low}..{high}")
+        return number
+
+    def minutes(self, name: str, default: float) -> float:
+        # Fractions are allowed (0.1 = 6 s), which lets tests and demos run short bounds.
+        value = self._raw(name)
+        if value is None:
+            return default
+        try:
+            number = float(value)
+        except ValueError:
+            raise SettingsError(f"{name}={value!r} is not a number of minutes") from None
+        if not 0.01 <= number <= 24 * 60:
+            raise SettingsError(f"{name}={number} is outside 0.01..1440 minutes")
         return number
 
     def boolean(self, name: str) -> bool:

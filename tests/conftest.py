@@ -1,3 +1,9 @@
 """Session-wide fixtures come from the plugins under tests/plugins/ (stand-ins for Azure)."""
 
-pytest_plugins: list[str] = ["tests.plugins.certs"]
+pytest_plugins: list[str] = [
+    "tests.plugins.certs",
+    "tests.plugins.arm",
+    "tests.plugins.storage",
+    "tests.plugins.host",
+    "tests.plugins.provisioner",
+]

@@ -1,0 +1,179 @@
+"""The function app under test: the local queue host running function_app.py against Azurite
+and the ARM emulator, with queue and table names of its own for every test."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+import urllib.request
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.error import HTTPError
+
+import pytest
+from azure.data.tables import TableServiceClient
+from azure.storage.queue import QueueClient, TextBase64EncodePolicy
+
+from localazure.arm import DEFAULT_SUBSCRIPTION, ArmEmulator, Call
+from localazure.azurite import Azurite
+from localazure.host.process import LocalHost
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+TERMINAL = frozenset({"succeeded", "failed"})
+
+
+def sample_request(**overrides: Any) -> dict[str, Any]:
+    """The contract's example request with a fresh request_id."""
+    request: dict[str, Any] = {
+        "request_id": str(uuid.uuid4()),
+        "subscription_id": DEFAULT_SUBSCRIPTION,
+        "resource_group": f"rg-{uuid.uuid4().hex[:8]}",
+        "location": "westeurope",
+        "cluster": {
+            "name": "aks-elb",
+            "kubernetes_version": "1.31",
+            "node_count": 3,
+            "vm_size": "Standard_D4s_v5",
+        },
+        "tags": {"team": "elb"},
+    }
+    request.update(overrides)
+    return request
+
+
+class Provisioner:
+    """One test's app: its settings, its host, and what it sees of Azurite and the emulator."""
+
+    def __init__(
+        self,
+        azurite: Azurite,
+        arm: ArmEmulator,
+        settings: dict[str, str],
+        start_host: Callable[..., LocalHost],
+    ) -> None:
+        self._start_host = start_host
+        self.azurite = azurite
+        self.arm = arm
+        suffix = uuid.uuid4().hex[:10]
+        self.queue_name = f"prov-{suffix}"
+        self.settings = {
+            "AzureWebJobsStorage": azurite.connection_string,
+            "PROVISIONING_QUEUE_NAME": self.queue_name,
+            "STATUS_TABLE_NAME": f"status{suffix}",
+            "POISON_ARCHIVE_TABLE_NAME": f"poison{suffix}",
+            "ALLOWED_SUBSCRIPTIONS": DEFAULT_SUBSCRIPTION,
+            "CLUSTER_WATCH_DELAY_SECONDS": "1",
+            "PROVIDER_REGISTRATION_DELAY_SECONDS": "1",
+            **arm.env(),
+            **settings,
+        }
+        self.host: LocalHost | None = None
+        self.queue = self._queue(self.queue_name)
+        self.poison_queue = self._queue(f"{self.queue_name}-poison")
+        self.queue.create_queue()
+
+    def _queue(self, name: str) -> QueueClient:
+        return QueueClient.from_connection_string(
+            self.azurite.connection_string, name, message_encode_policy=TextBase64EncodePolicy()
+        )
+
+    def start(self, **host_options: Any) -> LocalHost:
+        self.host = self._start_host(REPO_ROOT, self.settings, **host_options)
+        return self.host
+
+    def send(self, request: dict[str, Any] | str) -> None:
+        """Enqueue as the SPA does: base64 of the UTF-8 JSON."""
+        body = request if isinstance(request, str) else json.dumps(request)
+        self.queue.send_message(body)
+
+    def send_raw(self, text: str) -> None:
+        """Enqueue text exactly as given, with no base64 (what a misbehaving sender does)."""
+        QueueClient.from_connection_string(
+            self.azurite.connection_string, self.queue_name
+        ).send_message(text)
+
+    def status(self, request_id: str) -> tuple[int, dict[str, Any]]:
+        assert self.host is not None
+        url = f"{self.host.http_url}/api/provisioning/{request_id}"
+        try:
+            with urllib.request.urlopen(url, timeout=10) as response:
+                return response.status, json.loads(response.read())
+        except HTTPError as error:
+            return error.code, json.loads(error.read())
+
+    def wait_for(
+        self,
+        request_id: str,
+        done: Callable[[dict[str, Any]], bool] = lambda s: s["phase"] in TERMINAL,
+        timeout: float = 60.0,
+    ) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        last: dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            code, body = self.status(request_id)
+            if code == 200:
+                last = body
+                if done(body):
+                    return body
+            time.sleep(0.2)
+        output = self.host.output[-4000:] if self.host else ""
+        raise AssertionError(f"request {request_id} did not get there: {last}\n{output}")
+
+    def archive(self) -> list[dict[str, Any]]:
+        service = TableServiceClient.from_connection_string(self.azurite.connection_string)
+        table = service.get_table_client(self.settings["POISON_ARCHIVE_TABLE_NAME"])
+        return [dict(row) for row in table.list_entities()]
+
+    def wait_for_archive(self, count: int, timeout: float = 30.0) -> list[dict[str, Any]]:
+        deadline = time.monotonic() + timeout
+        rows: list[dict[str, Any]] = []
+        while time.monotonic() < deadline:
+            try:
+                rows = self.archive()
+            except Exception:  # the table is created by the app on its first message
+                rows = []
+            if len(rows) >= count:
+                return rows
+            time.sleep(0.2)
+        raise AssertionError(f"expected {count} archived bodies, found {rows}")
+
+    def arm_calls(self, resource_group: str) -> list[Call]:
+        """The emulator's calls that concern one resource group, in order."""
+        needle = f"/resourcegroups/{resource_group.lower()}"
+        return [c for c in self.arm.calls if needle in c.path.lower()]
+
+
+def summary(calls: list[Call]) -> list[str]:
+    """'METHOD kind status' lines: rg for the group, aks for the cluster, op for operations."""
+    lines = []
+    for call in calls:
+        path = call.path.lower()
+        kind = "aks" if "/managedclusters/" in path else "rg"
+        lines.append(f"{call.method} {kind} {call.status}")
+    return lines
+
+
+@pytest.fixture
+def provisioner_factory(
+    azurite: Azurite, arm: ArmEmulator, start_local_host: Callable[..., LocalHost]
+) -> Callable[..., Provisioner]:
+    """``provisioner_factory(SETTING="value", ...)``: an app not yet started (call ``start()``)."""
+
+    def make(**settings: str) -> Provisioner:
+        return Provisioner(azurite, arm, settings, start_local_host)
+
+    return make
+
+
+@pytest.fixture
+def provisioner(provisioner_factory: Callable[..., Provisioner]) -> Provisioner:
+    """The app with default settings (and fast watch), already running."""
+    app = provisioner_factory()
+    app.start()
+    return app
+
+
+__all__ = ["Provisioner", "base64", "sample_request", "summary"]
