@@ -1,0 +1,611 @@
+"""The queue-message contract between the SPA and the function: parse and validate, nothing else.
+
+``parse_request`` turns the host-decoded message body (UTF-8 JSON, at most 16 KiB) into a frozen
+``ClusterRequest`` or raises exactly one ``InvalidRequest`` that names every bad field at once.
+Pure: no I/O, no logging, no global state.
+
+Decisions this module makes (and the tests pin):
+
+* Paths: top-level fields by name, ``cluster.<field>``, ``tags.<tag name>``; ``$`` is the body
+  as a whole (empty, too big, not UTF-8, not JSON, not an object). Each path is reported once.
+* ``null`` is never accepted. An optional field is either absent (default applies) or valid.
+* ``request_id`` / ``subscription_id``: canonical 8-4-4-4-12 hexadecimal only (no braces, no
+  ``urn:uuid:``), normalised to lowercase.
+* ``location``: ASCII is checked first, then lowercased and every space removed
+  (``"West Europe"`` -> ``"westeurope"``); the result must be 1-50 ASCII letters and digits.
+  Checking ASCII before lowercasing matters: ``"\\u212a".lower()`` (Kelvin sign) is ``"k"``.
+  Regions are not checked against a list (that needs I/O and the list changes).
+* ``resource_group`` and ``cluster.name`` are ASCII only and keep their case (ARM compares names
+  case-insensitively but keeps the caller's spelling).
+* ``dns_prefix`` = the cluster name lowercased with ``_`` replaced by ``-``. Nothing is truncated:
+  if the result is not 1-54 characters of letters, digits and ``-`` starting and ending with a
+  letter or digit (AKS's rule), ``cluster.name`` is rejected. For a name that passes the cluster
+  name rule, only the length can fail, so cluster names are effectively limited to 54 characters.
+* ``node_resource_group`` = ``MC_<resource_group>_<cluster name>_<location>`` (normalised
+  location); over 80 characters (AKS's limit) is reported on ``resource_group``.
+* ``cluster.vm_size``: ``Standard_`` then ASCII letter/digit runs separated by single ``_`` or
+  ``-`` (``-`` is needed for constrained-vCPU sizes such as ``Standard_E32-16s_v5``), <= 64.
+* ``cluster.kubernetes_version``: ``MAJOR.MINOR`` or ``MAJOR.MINOR.PATCH``, ASCII digits, no
+  leading zeros, at most 4 digits per part.
+* Tags: ARM's limits counting the app's own ``APP_TAG_NAMES``: at most 50 tags in total (so 48
+  user tags), names 1-512 and values 0-256 characters counted in UTF-16 code units (as ARM does;
+  the same as characters outside emoji and other astral symbols), no ``< > % & \\ ? /`` in
+  names, no lone surrogates anywhere. Names are compared case-insensitively (``str.casefold``):
+  a name equal to an app tag name, or two names that differ only by case, are rejected (every
+  name of a colliding group is reported). Tags are returned sorted by name.
+* Oversized bodies are reported with their size and not validated further; the ``request_id``
+  is still read from them (best effort) so the caller can record ``failed``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from provisioning.errors import FieldProblem, InvalidRequest
+
+__all__ = [
+    "APP_TAG_NAMES",
+    "DEFAULT_NODE_COUNT",
+    "DEFAULT_VM_SIZE",
+    "MAX_MESSAGE_BYTES",
+    "RESERVED_FIELDS",
+    "ClusterRequest",
+    "ClusterSpec",
+    "parse_request",
+    "readable_request_id",
+]
+
+MAX_MESSAGE_BYTES = 16 * 1024
+"""The largest JSON body (in bytes, before base64) the SPA may send."""
+
+MAX_SCANNED_BYTES = 64 * 1024
+"""Bodies beyond the queue's 64 KiB message limit are not even scanned for a ``request_id``."""
+
+APP_TAG_NAMES = ("managed-by", "request_id")
+"""Tags the app adds to every resource it creates; they count against ARM's 50-tag limit."""
+
+RESERVED_FIELDS = ("attempt", "chain", "step", "run", "kind")
+"""Top-level fields only the function writes (on its own re-enqueued messages)."""
+
+DEFAULT_NODE_COUNT = 3
+DEFAULT_VM_SIZE = "Standard_D4s_v5"
+
+BODY = "$"
+MAX_TAGS = 50
+MAX_TAG_NAME = 512
+MAX_TAG_VALUE = 256
+MAX_RESOURCE_GROUP = 90
+MAX_LOCATION = 50
+MAX_CLUSTER_NAME = 63
+MAX_DNS_PREFIX = 54
+MAX_NODE_RESOURCE_GROUP = 80
+MAX_VM_SIZE = 64
+
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_RESOURCE_GROUP = re.compile(r"[A-Za-z0-9_.()-]+")
+_LOCATION = re.compile(r"[a-z0-9]+")
+_CLUSTER_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9_-]*[A-Za-z0-9])?")
+_DNS_PREFIX = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?")
+_VM_SIZE = re.compile(r"Standard_[A-Za-z0-9]+(?:[_-][A-Za-z0-9]+)*")
+_VERSION = re.compile(r"(?:0|[1-9][0-9]{0,3})\.(?:0|[1-9][0-9]{0,3})(?:\.(?:0|[1-9][0-9]{0,3}))?")
+_FORBIDDEN_IN_TAG_NAME = frozenset("<>%&\\?/")
+_SHOWN = 60
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterSpec:
+    """The cluster part of a request, defaults applied."""
+
+    name: str
+    kubernetes_version: str | None
+    node_count: int
+    vm_size: str
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterRequest:
+    """A validated, normalised request; equal requests mean the same cluster."""
+
+    request_id: str
+    subscription_id: str
+    resource_group: str
+    location: str
+    cluster: ClusterSpec
+    tags: tuple[tuple[str, str], ...]
+
+    @property
+    def dns_prefix(self) -> str:
+        """The cluster name lowercased with ``_`` replaced by ``-`` (validated to fit AKS)."""
+        return _dns_prefix(self.cluster.name)
+
+    @property
+    def node_resource_group(self) -> str:
+        """``MC_<resource_group>_<cluster name>_<location>``, AKS's default (at most 80)."""
+        return _node_resource_group(self.resource_group, self.cluster.name, self.location)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The canonical contract form: normalised, defaults explicit, absent version omitted."""
+        cluster: dict[str, Any] = {
+            "name": self.cluster.name,
+            "node_count": self.cluster.node_count,
+            "vm_size": self.cluster.vm_size,
+        }
+        if self.cluster.kubernetes_version is not None:
+            cluster["kubernetes_version"] = self.cluster.kubernetes_version
+        return {
+            "request_id": self.request_id,
+            "subscription_id": self.subscription_id,
+            "resource_group": self.resource_group,
+            "location": self.location,
+            "cluster": cluster,
+            "tags": dict(self.tags),
+        }
+
+    def fingerprint(self) -> str:
+        """SHA-256 (hex) of the canonical JSON of ``to_dict()``: sorted keys, no spaces, UTF-8."""
+        canonical = json.dumps(
+            self.to_dict(), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        )
+        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def parse_request(body: bytes | str, *, max_node_count: int = 100) -> ClusterRequest:
+    """Validate a decoded message body; raise one ``InvalidRequest`` naming every bad field."""
+    if isinstance(max_node_count, bool) or max_node_count < 1:
+        raise ValueError(f"max_node_count must be a positive integer, not {max_node_count!r}")
+    document = _load(body)
+    if not isinstance(document, dict):
+        problem = FieldProblem(BODY, f"must be a JSON object, not {_json_type(document)}")
+        raise InvalidRequest([problem])
+    problems = _check_request(document, max_node_count)
+    if problems:
+        raise InvalidRequest(problems, request_id=_request_id_of(document))
+    return _build(document)
+
+
+def readable_request_id(body: bytes | str) -> str | None:
+    """The lowercase ``request_id`` of a JSON object body if it is a valid UUID; never raises."""
+    try:
+        raw = _as_bytes(body)
+        if len(raw) > MAX_SCANNED_BYTES:
+            return None
+        document = _loads(raw.decode("utf-8"))
+    except (ValueError, RecursionError, TypeError):  # UnicodeError and JSONDecodeError included
+        return None
+    return _request_id_of(document)
+
+
+# --- decoding -------------------------------------------------------------------------------
+
+
+class _JsonObject(dict[str, Any]):
+    """A decoded JSON object that remembers keys given more than once (the last value is kept)."""
+
+    __slots__ = ("duplicates",)
+    duplicates: frozenset[str]
+
+    def __init__(self, pairs: list[tuple[str, Any]]) -> None:
+        super().__init__(pairs)
+        seen: set[str] = set()
+        duplicates: set[str] = set()
+        for key, _ in pairs:
+            (duplicates if key in seen else seen).add(key)
+        self.duplicates = frozenset(duplicates)
+
+
+@dataclass(frozen=True, slots=True)
+class _NonFinite:
+    """``NaN``/``Infinity``/``-Infinity`` as decoded; not JSON, so never a valid value."""
+
+    literal: str
+
+
+def _as_bytes(body: bytes | str) -> bytes:
+    if isinstance(body, str):
+        return body.encode("utf-8")
+    if isinstance(body, bytes | bytearray | memoryview):
+        return bytes(body)
+    raise TypeError(f"a message body is bytes or str, not {type(body).__name__}")
+
+
+def _loads(text: str) -> Any:
+    return json.loads(text, object_pairs_hook=_JsonObject, parse_constant=_NonFinite)
+
+
+def _load(body: bytes | str) -> Any:
+    try:
+        raw = _as_bytes(body)
+    except UnicodeEncodeError:
+        raise InvalidRequest([FieldProblem(BODY, "is not valid Unicode text")]) from None
+    if len(raw) > MAX_MESSAGE_BYTES:
+        reason = (
+            f"is {len(raw)} bytes of JSON; the limit is {MAX_MESSAGE_BYTES} bytes (16 KiB) "
+            "before base64 encoding"
+        )
+        raise InvalidRequest([FieldProblem(BODY, reason)], readable_request_id(raw))
+    if not raw.strip():
+        raise InvalidRequest([FieldProblem(BODY, "is empty; expected a JSON object")])
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        reason = f"is not valid UTF-8 (bad byte at offset {exc.start})"
+        raise InvalidRequest([FieldProblem(BODY, reason)]) from None
+    try:
+        return _loads(text)
+    except RecursionError:
+        raise InvalidRequest([FieldProblem(BODY, "is nested too deeply")]) from None
+    except json.JSONDecodeError as exc:
+        raise InvalidRequest([FieldProblem(BODY, f"is not valid JSON: {exc}")]) from None
+    except ValueError:  # Python refuses integer literals of over 4300 digits
+        raise InvalidRequest(
+            [FieldProblem(BODY, "contains a number with too many digits")]
+        ) from None
+
+
+def _request_id_of(document: object) -> str | None:
+    if not isinstance(document, dict) or "request_id" in _duplicates(document):
+        return None
+    value = document.get("request_id")
+    if isinstance(value, str) and _UUID.fullmatch(value):
+        return value.lower()
+    return None
+
+
+# --- checking -------------------------------------------------------------------------------
+
+Checker = Callable[[str, Any], list[FieldProblem]]
+
+
+def _check_request(document: Mapping[str, Any], max_node_count: int) -> list[FieldProblem]:
+    def check_cluster(path: str, value: Any) -> list[FieldProblem]:
+        return _check_cluster(path, value, max_node_count)
+
+    fields: dict[str, Checker] = {
+        "request_id": _check_uuid,
+        "subscription_id": _check_uuid,
+        "resource_group": _check_resource_group,
+        "location": _check_location,
+        "cluster": check_cluster,
+        "tags": _check_tags,
+    }
+    required = ("request_id", "subscription_id", "resource_group", "location", "cluster")
+    problems = _check_members(document, "", fields, required, RESERVED_FIELDS)
+    return problems + _check_derived_names(document, problems)
+
+
+def _check_members(
+    obj: Mapping[str, Any],
+    prefix: str,
+    fields: Mapping[str, Checker],
+    required: tuple[str, ...],
+    reserved: tuple[str, ...] = (),
+) -> list[FieldProblem]:
+    """Check each member of a JSON object with its checker; flag unknown, doubled and missing."""
+    problems: list[FieldProblem] = []
+    for key, value in obj.items():
+        path = prefix + _printable(key)
+        if key in _duplicates(obj):
+            problems.append(FieldProblem(path, "is given more than once; the value is ambiguous"))
+        elif key in reserved:
+            reason = (
+                "is reserved for the function's own re-enqueued messages; the SPA must not send it"
+            )
+            problems.append(FieldProblem(path, reason))
+        elif key not in fields:
+            problems.append(FieldProblem(path, _unknown_field_reason(key, fields)))
+        else:
+            problems.extend(fields[key](path, value))
+    problems.extend(FieldProblem(prefix + key, "is required") for key in required if key not in obj)
+    return problems
+
+
+def _unknown_field_reason(key: str, fields: Mapping[str, Checker]) -> str:
+    reason = (
+        "is not a field of the contract (unknown fields are rejected so that a typo never "
+        "silently becomes a default)"
+    )
+    close = difflib.get_close_matches(key.lower(), list(fields), n=1, cutoff=0.75)
+    return f"{reason}; did you mean '{close[0]}'?" if close else reason
+
+
+def _check_uuid(path: str, value: Any) -> list[FieldProblem]:
+    if not isinstance(value, str):
+        return [_type_problem(path, "a string", value)]
+    if not _UUID.fullmatch(value):
+        reason = f"must be a UUID in 8-4-4-4-12 hexadecimal form, not {_show(value)}"
+        return [FieldProblem(path, reason)]
+    return []
+
+
+def _check_resource_group(path: str, value: Any) -> list[FieldProblem]:
+    if not isinstance(value, str):
+        return [_type_problem(path, "a string", value)]
+    if problem := _non_ascii_problem(path, value, "ARM allows Unicode letters here"):
+        return [problem]
+    if not 1 <= len(value) <= MAX_RESOURCE_GROUP:
+        reason = f"must be 1-{MAX_RESOURCE_GROUP} characters long, not {len(value)}"
+        return [FieldProblem(path, reason)]
+    if not _RESOURCE_GROUP.fullmatch(value):
+        reason = f"may contain only letters, digits and _ . ( ) -, not {_show(value)}"
+        return [FieldProblem(path, reason)]
+    if value.endswith("."):
+        return [FieldProblem(path, "must not end with a period")]
+    return []
+
+
+def _check_location(path: str, value: Any) -> list[FieldProblem]:
+    if not isinstance(value, str):
+        return [_type_problem(path, "a string", value)]
+    if problem := _non_ascii_problem(path, value):
+        return [problem]
+    normalised = _normalise_location(value)
+    if not 1 <= len(normalised) <= MAX_LOCATION or not _LOCATION.fullmatch(normalised):
+        reason = (
+            f"must be 1-{MAX_LOCATION} letters and digits once lowercased and stripped of spaces "
+            f"(e.g. 'westeurope'), not {_show(value)}"
+        )
+        return [FieldProblem(path, reason)]
+    return []
+
+
+def _check_cluster(path: str, value: Any, max_node_count: int) -> list[FieldProblem]:
+    if not isinstance(value, dict):
+        return [_type_problem(path, "an object", value)]
+
+    def check_node_count(field: str, count: Any) -> list[FieldProblem]:
+        return _check_node_count(field, count, max_node_count)
+
+    fields: dict[str, Checker] = {
+        "name": _check_cluster_name,
+        "kubernetes_version": _check_kubernetes_version,
+        "node_count": check_node_count,
+        "vm_size": _check_vm_size,
+    }
+    problems = _check_members(value, f"{path}.", fields, ("name",))
+    if "node_count" not in value and max_node_count < DEFAULT_NODE_COUNT:
+        reason = f"absent means {DEFAULT_NODE_COUNT}, which exceeds the maximum {max_node_count}"
+        problems.append(FieldProblem(f"{path}.node_count", reason))
+    return problems
+
+
+def _check_cluster_name(path: str, value: Any) -> list[FieldProblem]:
+    if not isinstance(value, str):
+        return [_type_problem(path, "a string", value)]
+    if problem := _non_ascii_problem(path, value):
+        return [problem]
+    if not 1 <= len(value) <= MAX_CLUSTER_NAME:
+        reason = f"must be 1-{MAX_CLUSTER_NAME} characters long, not {len(value)}"
+        return [FieldProblem(path, reason)]
+    if not _CLUSTER_NAME.fullmatch(value):
+        reason = (
+            "may contain only letters, digits, _ and -, and must start and end with a letter or "
+            f"digit, not {_show(value)}"
+        )
+        return [FieldProblem(path, reason)]
+    prefix = _dns_prefix(value)
+    if not (len(prefix) <= MAX_DNS_PREFIX and _DNS_PREFIX.fullmatch(prefix)):
+        reason = (
+            f"gives the DNS prefix {_show(prefix)} ({len(prefix)} characters; lowercased, _ as -), "
+            f"but AKS allows at most {MAX_DNS_PREFIX}; use a name of at most {MAX_DNS_PREFIX}"
+        )
+        return [FieldProblem(path, reason)]
+    return []
+
+
+def _check_kubernetes_version(path: str, value: Any) -> list[FieldProblem]:
+    if not isinstance(value, str):
+        return [_type_problem(path, "a string (omit it for the AKS default)", value)]
+    if not _VERSION.fullmatch(value):
+        reason = f"must be MAJOR.MINOR or MAJOR.MINOR.PATCH such as '1.31', not {_show(value)}"
+        return [FieldProblem(path, reason)]
+    return []
+
+
+def _check_node_count(path: str, value: Any, max_node_count: int) -> list[FieldProblem]:
+    if isinstance(value, bool) or not isinstance(value, int):
+        return [_type_problem(path, "an integer", value)]
+    if not 1 <= value <= max_node_count:
+        return [FieldProblem(path, f"must be from 1 to {max_node_count}, not {value}")]
+    return []
+
+
+def _check_vm_size(path: str, value: Any) -> list[FieldProblem]:
+    if not isinstance(value, str):
+        return [_type_problem(path, "a string", value)]
+    if problem := _non_ascii_problem(path, value):
+        return [problem]
+    if len(value) > MAX_VM_SIZE or not _VM_SIZE.fullmatch(value):
+        reason = (
+            f"must be a VM size name such as 'Standard_D4s_v5' (Standard_ then letters, digits, "
+            f"_ and -; at most {MAX_VM_SIZE} characters), not {_show(value)}"
+        )
+        return [FieldProblem(path, reason)]
+    return []
+
+
+def _check_tags(path: str, value: Any) -> list[FieldProblem]:
+    if not isinstance(value, dict):
+        return [_type_problem(path, "an object of tag names to string values", value)]
+    problems: list[FieldProblem] = []
+    total = len(value) + len(APP_TAG_NAMES)
+    if total > MAX_TAGS:
+        reason = (
+            f"has {len(value)} tags; with the app's own {len(APP_TAG_NAMES)} "
+            f"({', '.join(APP_TAG_NAMES)}) that is {total}, over ARM's limit of {MAX_TAGS}"
+        )
+        problems.append(FieldProblem(path, reason))
+    collisions = _case_collisions(name for name in value if name not in _duplicates(value))
+    for name, tag_value in value.items():
+        if name in _duplicates(value):
+            reasons = ["is given more than once"]
+        else:
+            reasons = _tag_name_reasons(name) + _tag_value_reasons(tag_value)
+            if name in collisions:
+                reasons.append(
+                    f"differs only by case from {collisions[name]} (ARM tag names are "
+                    "case-insensitive)"
+                )
+        if reasons:
+            problems.append(FieldProblem(f"{path}.{_printable(name)}", "; ".join(reasons)))
+    return problems
+
+
+def _tag_name_reasons(name: str) -> list[str]:
+    reasons: list[str] = []
+    if _has_surrogate(name):
+        return ["the name is not valid Unicode (lone surrogate)"]
+    size = _utf16_length(name)
+    if not 1 <= size <= MAX_TAG_NAME:
+        reasons.append(f"the name must be 1-{MAX_TAG_NAME} characters long, not {size}")
+    forbidden = sorted(set(name) & _FORBIDDEN_IN_TAG_NAME)
+    if forbidden:
+        shown = " ".join(forbidden)
+        reasons.append(f"the name contains {shown}; ARM forbids < > % & \\ ? / in tag names")
+    if name.casefold() in APP_TAG_NAMES:
+        reasons.append(f"the name is reserved for the app's own tags ({', '.join(APP_TAG_NAMES)})")
+    return reasons
+
+
+def _tag_value_reasons(value: Any) -> list[str]:
+    if not isinstance(value, str):
+        return [f"the value must be a string, not {_json_type(value)}"]
+    if _has_surrogate(value):
+        return ["the value is not valid Unicode (lone surrogate)"]
+    size = _utf16_length(value)
+    if size > MAX_TAG_VALUE:
+        return [f"the value must be at most {MAX_TAG_VALUE} characters long, not {size}"]
+    return []
+
+
+def _case_collisions(names: Iterable[str]) -> dict[str, str]:
+    """For each name sharing its case-folded form with another: the other names, for a reason."""
+    groups: dict[str, list[str]] = {}
+    for name in names:
+        groups.setdefault(name.casefold(), []).append(name)
+    collisions: dict[str, str] = {}
+    for group in groups.values():
+        if len(group) > 1:
+            for name in group:
+                collisions[name] = ", ".join(_show(other) for other in group if other != name)
+    return collisions
+
+
+def _check_derived_names(
+    document: Mapping[str, Any], problems: list[FieldProblem]
+) -> list[FieldProblem]:
+    """The node resource group AKS derives must fit in 80 characters (checked when its parts are
+    valid; the DNS prefix is checked with the cluster name)."""
+    parts = ("resource_group", "cluster", "cluster.name", "location")
+    if any(p.field in parts for p in problems) or not isinstance(document.get("cluster"), dict):
+        return []
+    resource_group = document["resource_group"]
+    node_group = _node_resource_group(
+        resource_group, document["cluster"]["name"], _normalise_location(document["location"])
+    )
+    if len(node_group) <= MAX_NODE_RESOURCE_GROUP:
+        return []
+    reason = (
+        f"with this cluster name and location gives the node resource group {_show(node_group)} "
+        f"of {len(node_group)} characters; AKS allows at most {MAX_NODE_RESOURCE_GROUP} "
+        "(shorten the resource group or cluster name)"
+    )
+    return [FieldProblem("resource_group", reason)]
+
+
+# --- helpers --------------------------------------------------------------------------------
+
+
+def _build(document: Mapping[str, Any]) -> ClusterRequest:
+    cluster = document["cluster"]
+    return ClusterRequest(
+        request_id=document["request_id"].lower(),
+        subscription_id=document["subscription_id"].lower(),
+        resource_group=document["resource_group"],
+        location=_normalise_location(document["location"]),
+        cluster=ClusterSpec(
+            name=cluster["name"],
+            kubernetes_version=cluster.get("kubernetes_version"),
+            node_count=cluster.get("node_count", DEFAULT_NODE_COUNT),
+            vm_size=cluster.get("vm_size", DEFAULT_VM_SIZE),
+        ),
+        tags=tuple(sorted(document.get("tags", {}).items())),
+    )
+
+
+def _normalise_location(value: str) -> str:
+    return value.replace(" ", "").lower()
+
+
+def _dns_prefix(cluster_name: str) -> str:
+    return cluster_name.lower().replace("_", "-")
+
+
+def _node_resource_group(resource_group: str, cluster_name: str, location: str) -> str:
+    return f"MC_{resource_group}_{cluster_name}_{location}"
+
+
+def _duplicates(obj: Mapping[str, Any]) -> frozenset[str]:
+    return obj.duplicates if isinstance(obj, _JsonObject) else frozenset()
+
+
+def _non_ascii_problem(path: str, value: str, note: str = "") -> FieldProblem | None:
+    char = next((c for c in value if not c.isascii()), None)
+    if char is None:
+        return None
+    code_point = f"U+{ord(char):04X}"
+    why = (
+        "look-alike letters (such as Cyrillic U+0430 for Latin 'a') would name a different resource"
+    )
+    lead = f"{note}, but " if note else ""
+    reason = (
+        f"contains the non-ASCII character {char!r} ({code_point}); {lead}only ASCII is accepted"
+    )
+    return FieldProblem(path, f"{reason} because {why}")
+
+
+def _type_problem(path: str, expected: str, value: Any) -> FieldProblem:
+    return FieldProblem(path, f"must be {expected}, not {_json_type(value)}")
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return f"a boolean ({'true' if value else 'false'})"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return f"a number with a fraction or exponent ({value!r})"
+    if isinstance(value, _NonFinite):
+        return f"{value.literal} (which is not JSON)"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    return "an object"
+
+
+def _show(value: str) -> str:
+    """Quote a value for a reason, cut short so one long field cannot swamp the message."""
+    if len(value) <= _SHOWN:
+        return repr(value)
+    return f"{value[:_SHOWN]!r}... ({len(value)} characters)"
+
+
+def _printable(key: str) -> str:
+    """A JSON key as it can appear in a path: lone surrogates (not encodable) escaped."""
+    return key.encode("utf-8", "backslashreplace").decode("utf-8") if _has_surrogate(key) else key
+
+
+def _utf16_length(value: str) -> int:
+    return len(value) + sum(1 for c in value if ord(c) > 0xFFFF)
+
+
+def _has_surrogate(value: str) -> bool:
+    return any(0xD800 <= ord(c) <= 0xDFFF for c in value)
