@@ -178,8 +178,15 @@ def operation_url(ex: Exchange, op: Operation, kind: str = "operations") -> str:
     )
 
 
+def require_registered(store: Store, sub: str) -> None:
+    # ARM refuses every call routed to a provider the subscription has not registered.
+    if store.registration_state(sub, observe=False) != "Registered":
+        raise errors.missing_registration()
+
+
 def handle_cluster(store: Store, ex: Exchange, sub: str, group: str, name: str) -> Response:
     ex.require_api_version(AKS_API_VERSIONS, CLUSTER_TYPE)
+    require_registered(store, sub)
     if ex.method == "GET":
         return _get_cluster(store, ex, sub, group, name)
     if ex.method == "PUT":
@@ -197,8 +204,6 @@ def _get_cluster(store: Store, ex: Exchange, sub: str, group: str, name: str) ->
 
 
 def _put_cluster(store: Store, ex: Exchange, sub: str, group_name: str, name: str) -> Response:
-    if store.registration_state(sub, observe=False) != "Registered":
-        raise errors.missing_registration()
     request = ex.require_json_object()
     if not isinstance(request.get("location"), str) or not request["location"]:
         raise errors.location_required()
@@ -232,10 +237,9 @@ def _put_cluster(store: Store, ex: Exchange, sub: str, group_name: str, name: st
     cluster = Cluster(sub, group_name, name, body["location"], body, op.id)
     store.state.clusters[key] = cluster
     set_cluster_state(body, state)
-    headers = {
-        "Azure-AsyncOperation": operation_url(ex, op),
-        "Retry-After": str(store.state.retry_after),
-    }
+    headers = ex.retry_after(
+        store.state.retry_after, {"Azure-AsyncOperation": operation_url(ex, op)}
+    )
     return ex.respond(201 if existing is None else 200, body, headers)
 
 
@@ -304,10 +308,8 @@ def handle_operation_result(store: Store, ex: Exchange, sub: str, op_id: str) ->
     op = _find_operation(store, sub, op_id)
     store.settle(op, observe=False)
     if op.ended is None:
-        headers = {
-            "Location": operation_url(ex, op, "operationresults"),
-            "Retry-After": str(store.state.retry_after),
-        }
+        location = operation_url(ex, op, "operationresults")
+        headers = ex.retry_after(store.state.retry_after, {"Location": location})
         return ex.respond(202, None, headers)
     if op.outcome == "Failed":
         status = 404 if op.error_code == "ResourceGroupNotFound" else 400

@@ -172,9 +172,10 @@ class ScenarioControl:
             self._store.state.faults.append(fault)
 
     def set_retry_after(self, seconds: int) -> None:
-        """The Retry-After the emulator puts on its own 201/202 async answers."""
+        """The Retry-After the emulator puts on its own 201/202 async answers (default 1);
+        0 leaves the header out so clients fall back to their own polling interval."""
         with self._store.lock:
-            self._store.state.retry_after = max(int(seconds), 1)
+            self._store.state.retry_after = max(int(seconds), 0)
 
     # -- observation ------------------------------------------------------------------------
 

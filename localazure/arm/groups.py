@@ -102,9 +102,7 @@ def _delete_group(store: Store, ex: Exchange, subscription: str, name: str) -> R
         f"{ex.url}/subscriptions/{subscription}/operationresults/{token}"
         f"?api-version={ex.api_version()}"
     )
-    return ex.respond(
-        202, None, {"Location": location, "Retry-After": str(store.state.retry_after)}
-    )
+    return ex.respond(202, None, ex.retry_after(store.state.retry_after, {"Location": location}))
 
 
 def handle_delete_job(store: Store, ex: Exchange, subscription: str, token: str) -> Response:
@@ -116,9 +114,8 @@ def handle_delete_job(store: Store, ex: Exchange, subscription: str, token: str)
         raise errors.ArmError(404, "NotFound", f"The operation result '{token}' was not found.")
     group = store.group(*key)
     if group is not None and group.deleting is not None and group.deleting.observe():
-        return ex.respond(
-            202, None, {"Location": ex.request.url, "Retry-After": str(store.state.retry_after)}
-        )
+        headers = ex.retry_after(store.state.retry_after, {"Location": ex.request.url})
+        return ex.respond(202, None, headers)
     if group is not None and group.deleting is not None:
         store.remove_group(key)
     return ex.respond(200)

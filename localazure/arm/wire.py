@@ -21,6 +21,8 @@ RESOURCES_API_VERSIONS = [
     "2024-03-01",
     "2022-09-01",
     "2021-04-01",
+    # azure-mgmt-core's auto-registration policy registers providers with this one.
+    "2016-02-01",
 ]
 AKS_API_VERSIONS = [
     "2026-08-01",
@@ -129,6 +131,12 @@ class Exchange:
 
     def respond_error(self, error: errors.ArmError) -> Response:
         return self.respond(error.status, error.body(), error.headers)
+
+    def retry_after(self, seconds: int, headers: dict[str, str]) -> dict[str, str]:
+        """``headers`` plus ``Retry-After`` unless the scenario turned it off (0)."""
+        if seconds > 0:
+            headers["Retry-After"] = str(seconds)
+        return headers
 
     def logged_headers(self) -> dict[str, str]:
         return {
