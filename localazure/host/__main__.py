@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         flush=True,
     )
     try:
-        while not stop.wait(0.5):
+        while not stop.wait(0.1):
             pass
     finally:
         logging.getLogger("localazure.host").info("Stopping the host")

@@ -117,7 +117,10 @@ class HttpHost:
         """Start serving on a background thread; returns the bound port."""
         self._server = make_server(host, port, self, threaded=True)
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="localhost-http", daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.1},
+            name="localhost-http",
+            daemon=True,
         )
         self._thread.start()
         return int(self._server.server_port)

@@ -153,14 +153,20 @@ class LocalHost:
                 self._ready.set()
         proc.stdout.close()
 
+    def request_stop(self) -> None:
+        """Send SIGTERM without waiting (to stop several hosts at once); then call stop()."""
+        proc = self._proc
+        if proc is not None and proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                proc.send_signal(signal.SIGTERM)
+
     def stop(self) -> None:
         """SIGTERM (graceful: running functions complete), then SIGKILL after the timeout."""
         proc = self._proc
         if proc is None:
             return
         if proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                proc.send_signal(signal.SIGTERM)
+            self.request_stop()
             try:
                 proc.wait(timeout=self.shutdown_timeout + 5)
             except subprocess.TimeoutExpired:

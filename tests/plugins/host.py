@@ -33,6 +33,8 @@ def start_local_host(request: pytest.FixtureRequest) -> Iterator[StartHost]:
 
     yield start
     for host in hosts:
+        host.request_stop()
+    for host in hosts:
         host.stop()
 
 
