@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
+
+import pytest
 
 from localazure.arm import ArmEmulator
 from tests.plugins.provisioner import Provisioner, sample_request, summary
@@ -76,3 +79,106 @@ def test_cluster_create_is_watched_to_success(provisioner: Provisioner, arm: Arm
     assert status["cluster_id"].lower().endswith("/managedclusters/aks-elb")
     operation_polls = [c for c in arm.calls if "/operations/" in c.path.lower()]
     assert 3 <= len(operation_polls) <= 4
+
+
+def test_twelve_hidden_checks_fail_and_are_archived(
+    provisioner_factory: Callable[..., Provisioner], arm: ArmEmulator
+) -> None:
+    """Twelve hidden checks: failed/ResourceGroupNotFound, archived by the poison trigger, no AKS."""
+    app = provisioner_factory(RG_VISIBILITY_DELAY_SECONDS="1")
+    app.start()
+    arm.set_read_lag(reads=1000)
+    request = sample_request()
+    app.send(request)
+    status = app.wait_for(request["request_id"], timeout=90)
+    assert status["phase"] == "failed"
+    assert status["error"]["code"] == "ResourceGroupNotFound"
+    assert status["attempt"] == 12
+    lines = summary(app.arm_calls(request["resource_group"]))
+    assert lines.count("GET rg 404") == 13  # the look before the PUT, then twelve checks
+    assert not [line for line in lines if " aks " in line]
+    rows = app.wait_for_archive(1)
+    assert rows[0]["PartitionKey"] == request["request_id"]
+    assert rows[0]["reason"].startswith("ResourceGroupNotFound")
+
+
+@pytest.mark.parametrize("fault", ["throttle", "unavailable"])
+def test_transient_faults_requeue_without_spending_attempts(
+    provisioner: Provisioner, arm: ArmEmulator, fault: str
+) -> None:
+    """429/503 with Retry-After re-enqueue after the delay, spend no visibility attempt."""
+    arm.add_fault(fault, method="GET", path="/resourcegroups/", times=1, retry_after=6)  # type: ignore[arg-type]
+    request = sample_request()
+    provisioner.send(request)
+    status = provisioner.wait_for(
+        request["request_id"], lambda s: s["phase"] != "ensuring_resource_group", timeout=40
+    )
+    assert status["phase"] == "creating_cluster"
+    assert status["attempt"] == 1
+    calls = provisioner.arm_calls(request["resource_group"])
+    statuses = [c.status for c in calls]
+    assert statuses[0] in (429, 503)
+    # Retry-After (6 s) beats the 5 s back-off, and no invocation slept for it.
+    assert calls[1].time - calls[0].time >= 5.5
+    assert "transient error" in (provisioner.host.output if provisioner.host else "")
+
+
+def test_unregistered_provider_is_registered_and_request_goes_on(
+    provisioner: Provisioner, arm: ArmEmulator
+) -> None:
+    """409 MissingSubscriptionRegistration: one register POST, then the create goes through."""
+    arm.set_unregistered(polls=0, seconds=1.5)
+    request = sample_request()
+    provisioner.send(request)
+    status = provisioner.wait_for(request["request_id"], timeout=60)
+    assert status["phase"] == "succeeded", status
+    registers = [
+        c for c in arm.calls if c.method == "POST" and c.path.lower().endswith("/register")
+    ]
+    assert len(registers) == 1
+
+
+def test_same_message_twice_gives_one_create(provisioner: Provisioner, arm: ArmEmulator) -> None:
+    """The same request sent twice: one effective create, no failure."""
+    request = sample_request()
+    provisioner.send(request)
+    provisioner.send(request)
+    status = provisioner.wait_for(request["request_id"])
+    assert status["phase"] == "succeeded"
+    created = [
+        c
+        for c in provisioner.arm_calls(request["resource_group"])
+        if c.method == "PUT" and c.status == 201 and "/managedclusters/" in c.path.lower()
+    ]
+    assert len(created) == 1
+
+
+def test_forked_chain_dies_at_its_next_step(
+    provisioner_factory: Callable[..., Provisioner], arm: ArmEmulator
+) -> None:
+    """A copy of a chain message (a fork): one effective create, no failure."""
+    app = provisioner_factory(RG_VISIBILITY_DELAY_SECONDS="3")
+    arm.set_read_lag(reads=1)
+    request = sample_request()
+    app.send(request)
+    app.start()
+    app.wait_for(request["request_id"], lambda s: s["attempt"] == 2)
+    # Duplicate the chain message while it is still invisible: peek is impossible, so wait
+    # for it to become visible, copy it, and let both run.
+    deadline = time.monotonic() + 10
+    copied = False
+    while not copied and time.monotonic() < deadline:
+        for message in app.queue.peek_messages(max_messages=5):
+            app.queue.send_message(message.content)
+            copied = True
+            break
+        time.sleep(0.05)
+    status = app.wait_for(request["request_id"])
+    assert status["phase"] == "succeeded", status
+    created = [
+        c
+        for c in app.arm_calls(request["resource_group"])
+        if c.method == "PUT" and c.status == 201 and "/managedclusters/" in c.path.lower()
+    ]
+    assert len(created) == 1
+    assert copied
