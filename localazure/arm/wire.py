@@ -102,7 +102,10 @@ class Exchange:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise errors.invalid_token("the 'Authorization' header is not a bearer token", self.url)
-        problem = token_problem(token.strip(), {self.url, self.url + "/"})
+        # Like ARM, which takes tokens for both its current and its classic audience, the
+        # emulator takes its loopback name in either spelling (127.0.0.1 and localhost).
+        aliases = {self.url, self.url.replace("://127.0.0.1:", "://localhost:")}
+        problem = token_problem(token.strip(), aliases | {alias + "/" for alias in aliases})
         if problem is not None:
             raise errors.invalid_token(problem, self.url)
 
