@@ -162,8 +162,8 @@ def provisioner_factory(
 ) -> Callable[..., Provisioner]:
     """``provisioner_factory(SETTING="value", ...)``: an app not yet started (call ``start()``)."""
 
-    def make(**settings: str) -> Provisioner:
-        return Provisioner(azurite, arm, settings, start_local_host)
+    def make(storage: Azurite | None = None, **settings: str) -> Provisioner:
+        return Provisioner(storage or azurite, arm, settings, start_local_host)
 
     return make
 
