@@ -1,0 +1,204 @@
+"""``make demo``: the whole story on this machine, in under a minute.
+
+It starts Azurite, the ARM emulator and the local queue host running function_app.py, drops a
+request on the queue the way the SPA does, follows the status endpoint until the request ends,
+and prints each phase as it happens and a summary of the ARM calls and the time per phase.
+Ctrl-C stops everything it started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.error import HTTPError
+
+from localazure.arm import DEFAULT_SUBSCRIPTION, ArmEmulator, Call
+from localazure.azurite import Azurite
+from localazure.certs import make_certificates
+from localazure.host.process import LocalHost
+from provisioning.client import submit
+from provisioning.errors import InvalidRequest
+from provisioning.settings import Settings
+from provisioning.storage import StorageConnection
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    help: str
+    hidden_reads: int = 0
+    invalid: bool = False
+
+
+SCENARIOS = {
+    "lagging": Scenario("the new group is hidden for 2 checks, then AKS creates (default)", 2),
+    "visible": Scenario("the new group is visible on the first check", 0),
+    "never": Scenario("the group never becomes visible: 12 checks, then failed", 10_000),
+    "invalid": Scenario("an invalid request: rejected once, with every bad field named", 0, True),
+}
+
+
+def _request(scenario: Scenario) -> dict[str, Any]:
+    request: dict[str, Any] = {
+        "request_id": str(uuid.uuid4()),
+        "subscription_id": DEFAULT_SUBSCRIPTION,
+        "resource_group": "rg-elb-cluster",
+        "location": "West Europe",
+        "cluster": {
+            "name": "aks-elb",
+            "kubernetes_version": "1.31",
+            "node_count": 3,
+            "vm_size": "Standard_D4s_v5",
+        },
+        "tags": {"team": "elb"},
+    }
+    if scenario.invalid:
+        request["resource_group"] = "rg-elb-clustеr"  # a Cyrillic "е": a look-alike
+        request["cluster"]["node_count"] = 0
+        request["attempt"] = 1
+    return request
+
+
+def _status(host: LocalHost, request_id: str) -> dict[str, Any] | None:
+    url = f"{host.http_url}/api/provisioning/{request_id}"
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            body: dict[str, Any] = json.loads(response.read())
+            return body
+    except HTTPError as error:
+        if error.code == 404:
+            return None
+        raise
+
+
+def _say(started: float, text: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')} +{time.monotonic() - started:5.1f}s] {text}", flush=True)
+
+
+def _describe(status: dict[str, Any]) -> str:
+    phase = status["phase"]
+    if phase == "ensuring_resource_group":
+        return f"{phase}, attempt {status['attempt']}/{status['max_attempts']}"
+    if phase == "failed":
+        error = status["error"] or {}
+        return f"failed: {error.get('code')}: {error.get('message')}"
+    if phase == "succeeded":
+        return f"succeeded: {status['cluster_id']}"
+    return phase
+
+
+def _call_line(call: Call, started_wall: float) -> str:
+    path = call.path.split("?")[0]
+    return f"  +{call.time - started_wall:5.1f}s  {call.method:6} {call.status}  {path}"
+
+
+@contextmanager
+def _stack(work: Path, scenario: Scenario) -> Iterator[tuple[ArmEmulator, LocalHost]]:
+    with ExitStack() as stack:
+        certs = make_certificates(work / "certs")
+        print("starting Azurite, the ARM emulator and the local queue host …", flush=True)
+        azurite = stack.enter_context(Azurite())
+        arm = stack.enter_context(ArmEmulator(certs))
+        arm.set_read_lag(reads=scenario.hidden_reads)
+        arm.set_cluster_create(polls=2)
+        settings = {
+            "AzureWebJobsStorage": azurite.connection_string,
+            "PROVISIONING_QUEUE_NAME": "cluster-provisioning",
+            "ALLOWED_SUBSCRIPTIONS": DEFAULT_SUBSCRIPTION,
+            "CLUSTER_WATCH_DELAY_SECONDS": "3",
+            **arm.env(),
+        }
+        # The deployment creates the queue (infra/); here the demo plays that part.
+        StorageConnection.from_env(settings).queue("cluster-provisioning").create_queue()
+        host = stack.enter_context(LocalHost(REPO_ROOT, settings=settings))
+        host.start()
+        yield arm, host
+
+
+def run(scenario_name: str, timeout: float) -> int:
+    scenario = SCENARIOS[scenario_name]
+    with tempfile.TemporaryDirectory(prefix="aks-provisioner-demo-") as work:
+        with _stack(Path(work), scenario) as (arm, host):
+            request = _request(scenario)
+            print(f"scenario {scenario_name}: {scenario.help}")
+            started, started_wall = time.monotonic(), time.time()
+            env = {**host.settings}
+            try:
+                request_id = submit(request, env=env)
+            except InvalidRequest as exc:  # the submit helper refuses invalid requests up front
+                print(f"submit() refused the request before sending it:\n  {exc.info.message}")
+                print("sending it anyway, as a misbehaving client would …")
+                request_id = request["request_id"]
+                _send_unchecked(env, request)
+            _say(started, f"request {request_id} queued")
+            phases: list[tuple[str, float]] = []
+            last = ""
+            status: dict[str, Any] | None = None
+            while time.monotonic() - started < timeout:
+                status = _status(host, request_id)
+                if status is not None:
+                    line = _describe(status)
+                    if line != last:
+                        _say(started, line)
+                        last = line
+                        if not phases or phases[-1][0] != status["phase"]:
+                            phases.append((status["phase"], time.monotonic()))
+                    if status["phase"] in ("succeeded", "failed"):
+                        break
+                time.sleep(0.25)
+            _summary(arm, phases, started, started_wall)
+            return 0 if status is not None and status["phase"] in ("succeeded", "failed") else 1
+
+
+def _send_unchecked(env: dict[str, str], request: dict[str, Any]) -> None:
+    queue = StorageConnection.from_env(env).queue(Settings.from_env(env).queue_name)
+    queue.send_message(json.dumps(request))
+
+
+def _summary(
+    arm: ArmEmulator, phases: list[tuple[str, float]], started: float, started_wall: float
+) -> None:
+    calls = [c for c in arm.calls if not c.path.startswith("/_admin")]
+    print(f"\nARM calls, in order ({len(calls)}):")
+    for call in calls:
+        print(_call_line(call, started_wall))
+    print("\ntime per phase:")
+    for index, (phase, at) in enumerate(phases):
+        end = phases[index + 1][1] if index + 1 < len(phases) else at
+        took = f"{end - at:5.1f}s" if index + 1 < len(phases) else "  end"
+        print(f"  {phase:24} {took}  (from +{at - started:.1f}s)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="make demo ARGS=…", description=__doc__)
+    parser.add_argument(
+        "--scenario",
+        choices=sorted(SCENARIOS),
+        default="lagging",
+        help="; ".join(f"{name}: {s.help}" for name, s in SCENARIOS.items()),
+    )
+    parser.add_argument("--timeout", type=float, default=180.0)
+    args = parser.parse_args(argv)
+    # SIGTERM as well as Ctrl-C unwinds the context managers, which stop every child.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    try:
+        return run(args.scenario, args.timeout)
+    except KeyboardInterrupt:
+        print("\ninterrupted: everything the demo started has been stopped")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
