@@ -1,0 +1,87 @@
+"""Small builders of plain test data for the unit tests: records, requests, settings, groups.
+
+Everything here is pure: fixed datetimes, no clock, no environment, no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from provisioning.arm import GroupView
+from provisioning.contract import ClusterRequest, ClusterSpec
+from provisioning.settings import Settings
+from provisioning.status import Phase, StatusRecord
+
+REQUEST_ID = "0f8fad5b-d9cb-469f-a165-70867728950e"
+SUBSCRIPTION = "7d2a1e4c-3b5f-4c8e-9a1d-2f6b8c0e4a17"
+OTHER_SUBSCRIPTION = "11111111-2222-3333-4444-555555555555"
+GROUP_ID = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/rg-team-a"
+CLUSTER_ID = f"{GROUP_ID}/providers/Microsoft.ContainerService/managedClusters/aks-team-a"
+T0 = datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC)
+
+
+def make_settings(**overrides: str) -> Settings:
+    """Settings as ``from_env`` builds them, with SUBSCRIPTION allowed unless overridden."""
+    env = {"ALLOWED_SUBSCRIPTIONS": SUBSCRIPTION, **overrides}
+    return Settings.from_env(env)
+
+
+def make_request(
+    *,
+    subscription_id: str = SUBSCRIPTION,
+    resource_group: str = "rg-team-a",
+    location: str = "westeurope",
+    name: str = "aks-team-a",
+    node_count: int = 3,
+    vm_size: str = "Standard_D4s_v5",
+    kubernetes_version: str | None = "1.31",
+    tags: Mapping[str, str] | None = None,
+) -> ClusterRequest:
+    """A valid, already-normalised request (as ``parse_request`` would return it)."""
+    return ClusterRequest(
+        request_id=REQUEST_ID,
+        subscription_id=subscription_id,
+        resource_group=resource_group,
+        location=location,
+        cluster=ClusterSpec(
+            name=name,
+            kubernetes_version=kubernetes_version,
+            node_count=node_count,
+            vm_size=vm_size,
+        ),
+        tags=tuple(sorted((tags if tags is not None else {"team": "a"}).items())),
+    )
+
+
+def make_record(**changes: Any) -> StatusRecord:
+    """A fresh record in ``ensuring_resource_group`` at attempt 1, with ``changes`` applied."""
+    record = StatusRecord(
+        request_id=REQUEST_ID,
+        phase=Phase.ENSURING_RESOURCE_GROUP,
+        subscription_id=SUBSCRIPTION,
+        resource_group="rg-team-a",
+        cluster_name="aks-team-a",
+        location="westeurope",
+        fingerprint="f" * 64,
+        request_json='{"request_id": "' + REQUEST_ID + '"}',
+        created_at=T0,
+        updated_at=T0,
+    )
+    return record.with_changes(**changes)
+
+
+def group(
+    state: str | None = "Succeeded",
+    *,
+    exists: bool = True,
+    tags: Mapping[str, str] | None = None,
+) -> GroupView:
+    """A resource group as ``Arm.get_group`` reports it (tagged as ours unless told)."""
+    if not exists:
+        return GroupView(exists=False)
+    own = {"managed-by": "aks-provisioner", "request_id": REQUEST_ID}
+    return GroupView(
+        exists=True, state=state, tags=dict(own if tags is None else tags), id=GROUP_ID
+    )
