@@ -1,0 +1,504 @@
+// The app's resource group: identity, storage, monitoring, the Flex Consumption plan and the
+// function app, their role assignments, and the poison-arrival alert. Deployed by main.bicep.
+targetScope = 'resourceGroup'
+
+param location string
+param tags object
+param resourceToken string
+param environmentName string
+param identityName string
+param alertEmailAddress string
+param maximumInstanceCount int
+param instanceMemoryMB int
+
+// The app's own settings; main.bicep documents each one and holds its default.
+param provisioningQueueName string
+param statusTableName string
+param poisonArchiveTableName string
+param armEndpoint string
+param rgVisibilityAttempts int
+param rgVisibilityDelaySeconds int
+param transientRetries int
+param allowedSubscriptions string
+param allowedLocations string
+param resourceGroupPrefix string
+param maxNodeCount int
+param adoptExistingResourceGroups bool
+param clusterWatchDelaySeconds int
+param clusterCreateTimeoutMinutes string
+param aksRgNotFoundRetries int
+param rgDeletingWaitMinutes string
+param rgDeletingDelaySeconds int
+param providerRegistrationDelaySeconds int
+
+var storageAccountName = 'st${resourceToken}'
+var functionAppName = 'func-${environmentName}-${resourceToken}'
+var deploymentContainerName = 'app-package'
+
+// Built-in role definition IDs (the same GUID in every tenant).
+var storageBlobDataOwner = 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
+var storageQueueDataContributor = '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
+var storageTableDataContributor = '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
+var monitoringMetricsPublisher = '3913510d-42f4-4e42-8a64-420c390055eb'
+
+// ---------------------------------------------------------------- identity
+
+// One user-assigned identity for everything: host storage, deployment storage, App Insights
+// ingestion, and the ARM calls (AZURE_CLIENT_ID points DefaultAzureCredential at it).
+resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
+  name: identityName
+  location: location
+  tags: tags
+}
+
+// ---------------------------------------------------------------- storage
+
+resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = { // checkov:skip=CKV_AZURE_35: no VNet in this deployment, so the Flex app reaches storage over the public endpoint; access needs an Entra token with a data role (shared keys are off)
+  // checkov:skip=CKV_AZURE_59: same reason as CKV_AZURE_35: disabling public network access needs VNet integration and private endpoints, which this deployment does not create
+  // checkov:skip=CKV_AZURE_43: false positive: the name is 'st' plus uniqueString(), which checkov cannot evaluate; it is 15 lowercase letters and digits
+  name: storageAccountName
+  location: location
+  tags: tags
+  kind: 'StorageV2'
+  sku: {
+    // Geo-redundant: the status table and poison archive are the app's only record of requests.
+    name: 'Standard_GRS'
+  }
+  properties: {
+    accessTier: 'Hot'
+    allowSharedKeyAccess: false
+    allowBlobPublicAccess: false
+    allowCrossTenantReplication: false
+    defaultToOAuthAuthentication: true
+    minimumTlsVersion: 'TLS1_2'
+    supportsHttpsTrafficOnly: true
+    publicNetworkAccess: 'Enabled'
+    networkAcls: {
+      bypass: 'AzureServices'
+      defaultAction: 'Allow'
+    }
+  }
+}
+
+resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01' = {
+  parent: storage
+  name: 'default'
+  properties: {
+    deleteRetentionPolicy: {
+      enabled: true
+      days: 7
+    }
+  }
+}
+
+// Flex Consumption pulls the app's package from this container, through the identity.
+resource deploymentContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
+  parent: blobService
+  name: deploymentContainerName
+  properties: {
+    publicAccess: 'None'
+  }
+}
+
+resource queueService 'Microsoft.Storage/storageAccounts/queueServices@2023-05-01' = {
+  parent: storage
+  name: 'default'
+}
+
+resource requestQueue 'Microsoft.Storage/storageAccounts/queueServices/queues@2023-05-01' = {
+  parent: queueService
+  name: provisioningQueueName
+}
+
+resource poisonQueue 'Microsoft.Storage/storageAccounts/queueServices/queues@2023-05-01' = {
+  parent: queueService
+  name: '${provisioningQueueName}-poison'
+}
+
+resource tableService 'Microsoft.Storage/storageAccounts/tableServices@2023-05-01' = {
+  parent: storage
+  name: 'default'
+}
+
+resource statusTable 'Microsoft.Storage/storageAccounts/tableServices/tables@2023-05-01' = {
+  parent: tableService
+  name: statusTableName
+}
+
+resource poisonArchiveTable 'Microsoft.Storage/storageAccounts/tableServices/tables@2023-05-01' = {
+  parent: tableService
+  name: poisonArchiveTableName
+}
+
+// ---------------------------------------------------------------- monitoring
+
+resource workspace 'Microsoft.OperationalInsights/workspaces@2023-09-01' = {
+  name: 'log-${environmentName}-${resourceToken}'
+  location: location
+  tags: tags
+  properties: {
+    sku: {
+      name: 'PerGB2018'
+    }
+    retentionInDays: 30
+    features: {
+      disableLocalAuth: true
+      enableLogAccessUsingOnlyResourcePermissions: true
+    }
+  }
+}
+
+resource appInsights 'Microsoft.Insights/components@2020-02-02' = {
+  name: 'appi-${environmentName}-${resourceToken}'
+  location: location
+  tags: tags
+  kind: 'web'
+  properties: {
+    Application_Type: 'web'
+    WorkspaceResourceId: workspace.id
+    DisableLocalAuth: true
+    IngestionMode: 'LogAnalytics'
+  }
+}
+
+// ---------------------------------------------------------------- plan and app
+
+resource plan 'Microsoft.Web/serverfarms@2024-04-01' = { // checkov:skip=CKV_AZURE_225: zone redundancy on Flex Consumption is available only in some regions and needs always-ready instances; the queue keeps requests through a zone outage
+  name: 'plan-${environmentName}-${resourceToken}'
+  location: location
+  tags: tags
+  kind: 'functionapp'
+  sku: {
+    name: 'FC1'
+    tier: 'FlexConsumption'
+  }
+  properties: {
+    reserved: true
+  }
+}
+
+// Flex Consumption rejects ftpsState, linuxFxVersion and functionAppScaleLimit (ARM error 51021),
+// and deprecates FUNCTIONS_WORKER_RUNTIME, FUNCTIONS_EXTENSION_VERSION and WEBSITE_RUN_FROM_PACKAGE:
+// runtime, version and package location live in functionAppConfig instead.
+resource functionApp 'Microsoft.Web/sites@2024-04-01' = { // checkov:skip=CKV_AZURE_78: checks siteConfig.ftpsState, which Flex Consumption rejects (ARM error 51021); FTP publishing is off through basicPublishingCredentialsPolicies 'ftp'
+  // checkov:skip=CKV_AZURE_222: the status route is called from the browser and there is no VNet; it needs a function key, and the queue trigger takes no inbound traffic
+  // checkov:skip=CKV_AZURE_17: client certificates would break the browser's calls to the status route, which a function key protects
+  // checkov:skip=CKV_AZURE_212: checks siteConfig.numberOfWorkers, a dedicated-plan setting; Flex Consumption scales instances per load (maximumInstanceCount)
+  // checkov:skip=CKV_AZURE_213: health check probes an HTTP path to rotate instances out of a load balancer; work arrives by queue, and a probe would keep a scale-to-zero app awake
+  name: functionAppName
+  location: location
+  tags: tags
+  kind: 'functionapp,linux'
+  // Created after the role assignments, so the host's first start finds its storage roles granted.
+  dependsOn: [
+    blobOwner
+    queueContributor
+    tableContributor
+    metricsPublisher
+    requestQueue
+    poisonQueue
+    statusTable
+    poisonArchiveTable
+  ]
+  identity: {
+    type: 'UserAssigned'
+    userAssignedIdentities: {
+      '${identity.id}': {}
+    }
+  }
+  properties: {
+    serverFarmId: plan.id
+    httpsOnly: true
+    clientCertEnabled: false
+    siteConfig: {
+      minTlsVersion: '1.2'
+      http20Enabled: true
+      // Every app setting. tests/infra/test_settings_agree.py reads this list: it must hold every
+      // setting the code reads, and nothing Flex deprecates.
+      appSettings: [
+        // Host and app storage through the identity. A user-assigned identity needs both
+        // __credential and __clientId, or the scale controller cannot wake the app from zero.
+        {
+          name: 'AzureWebJobsStorage__blobServiceUri'
+          value: storage.properties.primaryEndpoints.blob
+        }
+        {
+          name: 'AzureWebJobsStorage__queueServiceUri'
+          value: storage.properties.primaryEndpoints.queue
+        }
+        {
+          name: 'AzureWebJobsStorage__tableServiceUri'
+          value: storage.properties.primaryEndpoints.table
+        }
+        {
+          name: 'AzureWebJobsStorage__credential'
+          value: 'managedidentity'
+        }
+        {
+          name: 'AzureWebJobsStorage__clientId'
+          value: identity.properties.clientId
+        }
+        // DefaultAzureCredential (the ARM client) picks the user-assigned identity by this.
+        {
+          name: 'AZURE_CLIENT_ID'
+          value: identity.properties.clientId
+        }
+        // App Insights with local auth off: ingestion authenticates as the identity.
+        {
+          name: 'APPLICATIONINSIGHTS_CONNECTION_STRING'
+          value: appInsights.properties.ConnectionString
+        }
+        {
+          name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING'
+          value: 'ClientId=${identity.properties.clientId};Authorization=AAD'
+        }
+        // The Python worker exports its own logs through OpenTelemetry, so each record's extra
+        // fields (request_id, phase, attempt, outcome, error_code) become customDimensions; the host
+        // stays in its default telemetry mode (docs/deploy.md gives the reasons).
+        {
+          name: 'PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY'
+          value: 'true'
+        }
+        // Only the app's own loggers (provisioning, provisioning.*) are exported; the Azure SDKs'
+        // per-request lines are not.
+        {
+          name: 'PYTHON_APPLICATIONINSIGHTS_LOGGER_NAME'
+          value: 'provisioning'
+        }
+        // The host's own Azure SDK clients (the queue trigger's) log every request at Information.
+        {
+          name: 'AzureFunctionsJobHost__logging__logLevel__Azure.Core'
+          value: 'Warning'
+        }
+        // The app's settings (provisioning/settings.py).
+        {
+          name: 'PROVISIONING_QUEUE_NAME'
+          value: provisioningQueueName
+        }
+        {
+          name: 'STATUS_TABLE_NAME'
+          value: statusTableName
+        }
+        {
+          name: 'POISON_ARCHIVE_TABLE_NAME'
+          value: poisonArchiveTableName
+        }
+        {
+          name: 'ARM_ENDPOINT'
+          value: armEndpoint
+        }
+        {
+          name: 'RG_VISIBILITY_ATTEMPTS'
+          value: string(rgVisibilityAttempts)
+        }
+        {
+          name: 'RG_VISIBILITY_DELAY_SECONDS'
+          value: string(rgVisibilityDelaySeconds)
+        }
+        {
+          name: 'TRANSIENT_RETRIES'
+          value: string(transientRetries)
+        }
+        {
+          name: 'ALLOWED_SUBSCRIPTIONS'
+          value: allowedSubscriptions
+        }
+        {
+          name: 'ALLOWED_LOCATIONS'
+          value: allowedLocations
+        }
+        {
+          name: 'RESOURCE_GROUP_PREFIX'
+          value: resourceGroupPrefix
+        }
+        {
+          name: 'MAX_NODE_COUNT'
+          value: string(maxNodeCount)
+        }
+        {
+          name: 'ADOPT_EXISTING_RESOURCE_GROUPS'
+          value: adoptExistingResourceGroups ? 'true' : 'false'
+        }
+        {
+          name: 'CLUSTER_WATCH_DELAY_SECONDS'
+          value: string(clusterWatchDelaySeconds)
+        }
+        {
+          name: 'CLUSTER_CREATE_TIMEOUT_MINUTES'
+          value: clusterCreateTimeoutMinutes
+        }
+        {
+          name: 'AKS_RG_NOT_FOUND_RETRIES'
+          value: string(aksRgNotFoundRetries)
+        }
+        {
+          name: 'RG_DELETING_WAIT_MINUTES'
+          value: rgDeletingWaitMinutes
+        }
+        {
+          name: 'RG_DELETING_DELAY_SECONDS'
+          value: string(rgDeletingDelaySeconds)
+        }
+        {
+          name: 'PROVIDER_REGISTRATION_DELAY_SECONDS'
+          value: string(providerRegistrationDelaySeconds)
+        }
+      ]
+    }
+    functionAppConfig: {
+      deployment: {
+        storage: {
+          type: 'blobContainer'
+          value: '${storage.properties.primaryEndpoints.blob}${deploymentContainerName}'
+          authentication: {
+            type: 'UserAssignedIdentity'
+            userAssignedIdentityResourceId: identity.id
+          }
+        }
+      }
+      scaleAndConcurrency: {
+        maximumInstanceCount: maximumInstanceCount
+        instanceMemoryMB: instanceMemoryMB
+      }
+      runtime: {
+        name: 'python'
+        version: '3.11'
+      }
+    }
+  }
+}
+
+// FTP and SCM basic-auth publishing off: publishing goes through Entra ID only.
+resource ftpPublishing 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+  parent: functionApp
+  name: 'ftp'
+  properties: {
+    allow: false
+  }
+}
+
+resource scmPublishing 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+  parent: functionApp
+  name: 'scm'
+  properties: {
+    allow: false
+  }
+}
+
+// ---------------------------------------------------------------- role assignments
+
+resource blobOwner 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  scope: storage
+  name: guid(storage.id, identity.id, storageBlobDataOwner)
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', storageBlobDataOwner)
+    principalId: identity.properties.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource queueContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  scope: storage
+  name: guid(storage.id, identity.id, storageQueueDataContributor)
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', storageQueueDataContributor)
+    principalId: identity.properties.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource tableContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  scope: storage
+  name: guid(storage.id, identity.id, storageTableDataContributor)
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', storageTableDataContributor)
+    principalId: identity.properties.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource metricsPublisher 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  scope: appInsights
+  name: guid(appInsights.id, identity.id, monitoringMetricsPublisher)
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', monitoringMetricsPublisher)
+    principalId: identity.properties.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// ---------------------------------------------------------------- poison-arrival alert
+
+resource alertGroup 'Microsoft.Insights/actionGroups@2023-01-01' = if (!empty(alertEmailAddress)) {
+  name: 'ag-${environmentName}-${resourceToken}'
+  location: 'global'
+  tags: tags
+  properties: {
+    groupShortName: take('aksprov${resourceToken}', 12)
+    enabled: true
+    emailReceivers: [
+      {
+        name: 'operator'
+        emailAddress: alertEmailAddress
+        useCommonAlertSchema: true
+      }
+    ]
+  }
+}
+
+// One row per body the poison trigger archived: the app's "poisoned" log line (poison.py). Fires
+// when at least one arrived in the window; split by error code.
+resource poisonAlert 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = {
+  name: 'alert-poison-${environmentName}-${resourceToken}'
+  location: location
+  tags: tags
+  kind: 'LogAlert'
+  properties: {
+    displayName: 'AKS provisioner: poison-queue arrivals'
+    description: 'A request body reached the poison queue and was archived. See docs/operations.kql, "Poison arrivals", and the ${poisonArchiveTableName} table.'
+    severity: 2
+    enabled: true
+    evaluationFrequency: 'PT5M'
+    windowSize: 'PT15M'
+    scopes: [
+      appInsights.id
+    ]
+    // traces has no rows until the app has logged once.
+    skipQueryValidation: true
+    autoMitigate: false
+    criteria: {
+      allOf: [
+        {
+          query: 'traces | where tostring(customDimensions.outcome) == "poisoned" or message startswith "poison message " | extend ErrorCode = tostring(customDimensions.error_code)'
+          timeAggregation: 'Count'
+          operator: 'GreaterThan'
+          threshold: 0
+          dimensions: [
+            {
+              name: 'ErrorCode'
+              operator: 'Include'
+              values: [
+                '*'
+              ]
+            }
+          ]
+          failingPeriods: {
+            numberOfEvaluationPeriods: 1
+            minFailingPeriodsToAlert: 1
+          }
+        }
+      ]
+    }
+    actions: {
+      actionGroups: empty(alertEmailAddress) ? [] : [
+        alertGroup.id
+      ]
+    }
+  }
+}
+
+output identityPrincipalId string = identity.properties.principalId
+output identityClientId string = identity.properties.clientId
+output functionAppName string = functionApp.name
+output functionAppId string = functionApp.id
+output storageAccountName string = storage.name
