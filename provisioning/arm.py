@@ -8,6 +8,7 @@ and correlation id, for ``errors`` and the step to judge.
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -75,15 +76,21 @@ class BoundedRetryPolicy(core_policies.RetryPolicy):  # type: ignore[type-arg]
         return super().is_retry(settings, response)
 
 
-def _retry_after(headers: Mapping[str, str]) -> float | None:
-    for name in ("retry-after-ms", "x-ms-retry-after-ms"):
-        if name in headers:
-            return float(headers[name]) / 1000
-    value = headers.get("retry-after")
+def _seconds(value: str | None, scale: float = 1.0) -> float | None:
     try:
-        return float(value) if value is not None else None
+        seconds = float(value) / scale if value is not None else None
     except ValueError:
         return None
+    # A malformed or absurd header is no reason to crash or to wait forever: ignore it.
+    return seconds if seconds is not None and math.isfinite(seconds) and seconds >= 0 else None
+
+
+def _retry_after(headers: Mapping[str, str]) -> float | None:
+    for name in ("retry-after-ms", "x-ms-retry-after-ms"):
+        seconds = _seconds(headers.get(name), 1000)
+        if seconds is not None:
+            return seconds
+    return _seconds(headers.get("retry-after"))
 
 
 def _failure(exc: AzureError) -> ArmCallFailed:

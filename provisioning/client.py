@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import Mapping
 from typing import Any
 
 from provisioning.contract import parse_request
+from provisioning.errors import InvalidRequest
+from provisioning.messages import decode_wire
+from provisioning.poison import wire_of
 from provisioning.settings import Settings
 from provisioning.status import Phase
 from provisioning.storage import PoisonArchive, StatusStore, StorageConnection
@@ -53,14 +55,14 @@ def redrive(request_id: str, *, env: Mapping[str, str], settings: Settings | Non
 
 
 def _archived_payload(archive: PoisonArchive, request_id: str) -> str | None:
-    """The newest archived body that is the SPA's request itself (not one of our chain messages)."""
+    """The newest archived message that is the SPA's request itself (not a chain message)."""
     rows = sorted(archive.rows(request_id), key=lambda r: str(r.get("archived_at", "")))
     for row in reversed(rows):
-        text = base64.b64decode(row["body_base64"]).decode("utf-8", "replace")
         try:
-            document = json.loads(text)
-        except ValueError:
+            body = decode_wire(wire_of(row))
+            document = json.loads(body)
+        except (InvalidRequest, ValueError):
             continue
         if isinstance(document, dict) and "chain" not in document:
-            return text
+            return body.decode("utf-8")
     return None

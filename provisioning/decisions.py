@@ -112,8 +112,14 @@ def transient_delay(failures: int, retry_after: float | None, jitter: float = 0.
     """
     exponent = min(max(failures - 1, 0), 16)  # 5 * 2**16 is far past the cap: no overflow
     backoff = 5 * 2**exponent + max(jitter, 0.0)
-    wanted = max(backoff, retry_after or 0.0)
-    return int(min(MAX_DELAY_SECONDS, math.ceil(wanted)))
+    return _capped_seconds(max(backoff, retry_after or 0.0))
+
+
+def _capped_seconds(seconds: float) -> int:
+    """Whole seconds for a visibility delay: at most 15 minutes, whatever Azure asked for."""
+    if not math.isfinite(seconds):
+        return MAX_DELAY_SECONDS
+    return int(min(MAX_DELAY_SECONDS, math.ceil(max(seconds, 0.0))))
 
 
 def after_transient(
@@ -228,8 +234,7 @@ def cluster_started(
     now: datetime,
     settings: Settings,
 ) -> Next:
-    delay = max(settings.cluster_watch_delay_seconds, math.ceil(retry_after or 0))
-    delay = min(delay, MAX_DELAY_SECONDS)
+    delay = _capped_seconds(max(settings.cluster_watch_delay_seconds, retry_after or 0.0))
     changed = record.with_changes(
         phase=Phase.CREATING_CLUSTER,
         cluster_id=cluster_id or record.cluster_id,
@@ -269,9 +274,7 @@ def after_watch(
                 scope=record.cluster_id,
             ),
         )
-    delay = min(
-        MAX_DELAY_SECONDS, max(settings.cluster_watch_delay_seconds, math.ceil(retry_after or 0))
-    )
+    delay = _capped_seconds(max(settings.cluster_watch_delay_seconds, retry_after or 0.0))
     return Next(record, delay, f"AKS create {status or 'in progress'}; watching again in {delay} s")
 
 

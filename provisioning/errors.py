@@ -97,7 +97,7 @@ class InvalidRequest(TerminalError):
 
 
 # Statuses and ARM codes that say "try again later" (ARM's throttling, gateway and conflict codes).
-TRANSIENT_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+TRANSIENT_STATUSES = frozenset({408, 429})  # and every 5xx
 TRANSIENT_CODES = frozenset(
     {
         "AnotherOperationInProgress",
@@ -127,7 +127,7 @@ class ArmCallFailed(ProvisioningError):
 
     def judged(self) -> TransientError | TerminalError:
         """Transient for throttling, 5xx, timeouts and dropped connections; terminal otherwise."""
-        if self.status is None or self.status in TRANSIENT_STATUSES:
+        if self.status is None or self.status in TRANSIENT_STATUSES or self.status >= 500:
             return TransientError(self.info, self.retry_after)
         if self.info.code in TRANSIENT_CODES:
             return TransientError(self.info, self.retry_after)

@@ -7,6 +7,8 @@ the queue); the record's attempt counter is the one that counts.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import secrets
 import uuid
@@ -30,6 +32,21 @@ class ChainMessage:
         return json.dumps(asdict(self), separators=(",", ":"))
 
 
+def decode_wire(wire: bytes) -> bytes:
+    """The JSON bytes inside a message's text: the contract's base64 of UTF-8 JSON.
+
+    host.json sets ``messageEncoding: none`` so that this happens here, where a message that
+    is not base64 can be rejected once, with a reason, and archived (see README, "Poison").
+    """
+    try:
+        return base64.b64decode(wire.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        problem = FieldProblem(
+            "$", "the message is not base64 text (the contract is base64 of UTF-8 JSON)"
+        )
+        raise InvalidRequest([problem]) from None
+
+
 def new_chain_token() -> str:
     return secrets.token_hex(16)
 
@@ -46,12 +63,12 @@ def parse_chain_message(document: Any) -> ChainMessage | None:
             problems.append(FieldProblem(key, "must be a non-negative integer"))
     if "chain" in document and not isinstance(document["chain"], str):
         problems.append(FieldProblem("chain", "must be a string"))
-    if "request_id" in document and _uuid(document["request_id"]) is None:
+    if "request_id" in document and canonical_uuid(document["request_id"]) is None:
         problems.append(FieldProblem("request_id", "must be a UUID"))
     if problems:
-        raise InvalidRequest(problems, _uuid(document.get("request_id")))
+        raise InvalidRequest(problems, canonical_uuid(document.get("request_id")))
     return ChainMessage(
-        request_id=document["request_id"].lower(),
+        request_id=str(canonical_uuid(document["request_id"])),
         run=document["run"],
         chain=document["chain"],
         step=document["step"],
@@ -59,10 +76,12 @@ def parse_chain_message(document: Any) -> ChainMessage | None:
     )
 
 
-def _uuid(value: Any) -> str | None:
+def canonical_uuid(value: Any) -> str | None:
+    """The canonical lowercase form of a UUID written canonically (8-4-4-4-12), else None."""
     if not isinstance(value, str):
         return None
     try:
-        return str(uuid.UUID(value)) if len(value) == 36 else None
+        canonical = str(uuid.UUID(value))
     except ValueError:
         return None
+    return canonical if canonical == value.lower() else None

@@ -38,7 +38,12 @@ from provisioning.errors import (
     TerminalError,
     TransientError,
 )
-from provisioning.messages import ChainMessage, new_chain_token, parse_chain_message
+from provisioning.messages import (
+    ChainMessage,
+    decode_wire,
+    new_chain_token,
+    parse_chain_message,
+)
 from provisioning.settings import Settings
 from provisioning.status import Phase, StatusRecord
 from provisioning.storage import Outbox, StatusStore
@@ -48,11 +53,16 @@ log = logging.getLogger("provisioning")
 
 @dataclass(frozen=True, slots=True)
 class Delivery:
-    """The trigger's message as plain data."""
+    """The trigger's message as plain data: ``wire`` is its text exactly as it was queued."""
 
     id: str
-    body: bytes
+    wire: bytes
     dequeue_count: int
+
+    @property
+    def body(self) -> bytes:
+        """The decoded JSON bytes; raises InvalidRequest when the text is not base64."""
+        return decode_wire(self.wire)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +78,7 @@ class Deps:
 def handle(delivery: Delivery, deps: Deps) -> None:
     try:
         chain = parse_chain_message(_json_or_none(delivery.body))
-    except InvalidRequest as exc:
+    except InvalidRequest as exc:  # not base64, or a malformed chain message
         _reject(delivery, exc, exc.request_id, deps)
         return
     if chain is None:
@@ -112,7 +122,7 @@ def _handle_request(delivery: Delivery, deps: Deps) -> None:
             logging.ERROR,
             "RequestIdConflict",
         )
-        deps.outbox.send_poison(delivery.body)
+        deps.outbox.send_poison(delivery.wire)
         return
     if record.advanced_by == delivery.id:
         if record.step == 0 and not record.phase.terminal:
@@ -326,7 +336,7 @@ def _commit(
     if stored.phase is Phase.FAILED:
         code = stored.error.code if stored.error else None
         _log(stored, outcome.summary, logging.ERROR, code)
-        deps.outbox.send_poison(delivery.body)
+        deps.outbox.send_poison(delivery.wire)
         return
     _log(stored, outcome.summary)
     if outcome.delay is not None and not stored.phase.terminal:
@@ -340,7 +350,7 @@ def _next_message(record: StatusRecord) -> ChainMessage:
 def _redelivered(record: StatusRecord, delivery: Delivery, deps: Deps) -> None:
     """This message made the last write but its invocation died: finish what it left."""
     if record.phase is Phase.FAILED:
-        deps.outbox.send_poison(delivery.body)
+        deps.outbox.send_poison(delivery.wire)
     elif not record.phase.terminal and record.next_delay is not None:
         deps.outbox.send_chain(_next_message(record), record.next_delay)
     _log(record, "redelivered after a crash; finished the step's hand-off")
@@ -359,7 +369,7 @@ def _reject(delivery: Delivery, error: TerminalError, request_id: str | None, de
                 resource_group="",
                 cluster_name="",
                 location="",
-                fingerprint=sha256(delivery.body).hexdigest(),
+                fingerprint=sha256(delivery.wire).hexdigest(),
                 request_json="",
                 created_at=now,
                 updated_at=now,
@@ -375,7 +385,7 @@ def _reject(delivery: Delivery, error: TerminalError, request_id: str | None, de
         info.message,
         extra={"request_id": request_id, "outcome": "rejected", "error_code": info.code},
     )
-    deps.outbox.send_poison(delivery.body)
+    deps.outbox.send_poison(delivery.wire)
 
 
 def _log(

@@ -12,6 +12,7 @@ from functools import cache
 from azure.identity import DefaultAzureCredential
 
 from provisioning.arm import Arm
+from provisioning.credentials import SharedTokenCredential
 from provisioning.reconcile import Deps
 from provisioning.settings import get_settings
 from provisioning.status import utc_now
@@ -44,11 +45,11 @@ def get_runtime() -> Runtime:
     ensure_table(archive_table)
     deps = Deps(
         settings=settings,
-        arm=Arm(settings, DefaultAzureCredential()),
+        arm=Arm(settings, SharedTokenCredential(DefaultAzureCredential())),
         status=StatusStore(status_table),
         outbox=Outbox(
             storage.queue(settings.queue_name),
-            storage.queue(settings.poison_queue_name, binary=True),
+            storage.queue(settings.poison_queue_name, encode=False),
         ),
         clock=utc_now,
         jitter=lambda: random.uniform(0, 1),

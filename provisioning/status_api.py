@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import json
-import uuid
 from dataclasses import dataclass
+from typing import Protocol
 
-from provisioning.storage import StatusStore
+from provisioning.messages import canonical_uuid
+from provisioning.status import StatusRecord
+
+
+class StatusReader(Protocol):
+    def get(self, request_id: str) -> StatusRecord | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,12 +24,9 @@ def _error(status_code: int, code: str, message: str) -> Answer:
     return Answer(status_code, json.dumps({"error": {"code": code, "message": message}}))
 
 
-def status_answer(raw_id: str, store: StatusStore) -> Answer:
-    try:
-        request_id = str(uuid.UUID(raw_id))
-        if len(raw_id) != 36:
-            raise ValueError(raw_id)
-    except ValueError:
+def status_answer(raw_id: str, store: StatusReader) -> Answer:
+    request_id = canonical_uuid(raw_id)
+    if request_id is None:
         return _error(400, "InvalidRequestId", "request_id must be a UUID")
     record = store.get(request_id)
     if record is None:

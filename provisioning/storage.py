@@ -18,11 +18,11 @@ from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, Re
 from azure.data.tables import TableClient, TableServiceClient, UpdateMode
 from azure.identity import DefaultAzureCredential, ManagedIdentityCredential
 from azure.storage.queue import (
-    BinaryBase64EncodePolicy,
     QueueClient,
     TextBase64EncodePolicy,
 )
 
+from provisioning.credentials import SharedTokenCredential
 from provisioning.messages import ChainMessage
 from provisioning.settings import SettingsError
 from provisioning.status import ROW_KEY, StatusRecord
@@ -67,16 +67,17 @@ class StorageConnection:
                 f"{prefix}tableServiceUri (or {prefix}accountName) for an identity connection"
             )
         client_id = env.get(f"{prefix}clientId") or None
-        credential: TokenCredential
+        inner: TokenCredential
         if env.get(f"{prefix}credential", "").lower() == "managedidentity":
-            credential = ManagedIdentityCredential(client_id=client_id)
+            inner = ManagedIdentityCredential(client_id=client_id)
         else:
-            credential = DefaultAzureCredential(managed_identity_client_id=client_id)
+            inner = DefaultAzureCredential(managed_identity_client_id=client_id)
+        credential = SharedTokenCredential(inner)
         return cls(queue_url=queue_url, table_url=table_url, credential=credential)
 
-    def queue(self, queue_name: str, *, binary: bool = False) -> QueueClient:
-        # The trigger decodes base64 (host.json messageEncoding), so everything we send is base64.
-        policy = BinaryBase64EncodePolicy() if binary else TextBase64EncodePolicy()
+    def queue(self, queue_name: str, *, encode: bool = True) -> QueueClient:
+        """A client that base64-encodes what it sends (the contract), or sends text as is."""
+        policy = TextBase64EncodePolicy() if encode else None
         if self.connection_string:
             return QueueClient.from_connection_string(
                 self.connection_string,
@@ -160,12 +161,14 @@ class Outbox:
             time_to_live=CHAIN_MESSAGE_TTL_SECONDS,
         )
 
-    def send_poison(self, body: bytes) -> None:
+    def send_poison(self, wire: bytes) -> None:
+        """Park a message's text, exactly as it was queued, on the poison queue."""
+        text = wire.decode("utf-8", "replace")
         try:
-            self._poison.send_message(body)
+            self._poison.send_message(text)
         except ResourceNotFoundError:
             self._poison.create_queue()
-            self._poison.send_message(body)
+            self._poison.send_message(text)
 
 
 class PoisonArchive:

@@ -18,7 +18,8 @@ log = logging.getLogger("provisioning")
 
 
 def _delivery(msg: func.QueueMessage) -> Delivery:
-    return Delivery(id=str(msg.id), body=msg.get_body(), dequeue_count=msg.dequeue_count or 0)
+    # host.json's messageEncoding is none: this is the message text as queued (see decode_wire).
+    return Delivery(id=str(msg.id), wire=msg.get_body(), dequeue_count=msg.dequeue_count or 0)
 
 
 @bp.queue_trigger(arg_name="msg", queue_name="%PROVISIONING_QUEUE_NAME%", connection=CONNECTION)

@@ -70,14 +70,16 @@ def test_request_id_conflict_leaves_live_request_untouched(
     assert "RequestIdConflict" in (app.host.output if app.host else "")
 
 
-def test_undecodable_message_is_poisoned_by_the_host_and_archived(
+def test_message_that_is_not_base64_is_rejected_once_and_archived(
     provisioner: Provisioner, arm: ArmEmulator
 ) -> None:
-    """Text that is not base64: the host poisons it unread, the poison trigger archives it."""
+    """Text that is not base64: one invocation rejects it, the archive keeps it verbatim."""
     provisioner.send_raw("this is not base64 {")
     rows = provisioner.wait_for_archive(1)
     assert rows[0]["PartitionKey"] == "_unreadable"
-    assert rows[0]["reason"].startswith("PoisonMessage")
+    assert rows[0]["reason"].startswith("InvalidRequest")
+    assert rows[0]["dequeue_count"] == 1
+    assert bytes(rows[0]["wire"]) == b"this is not base64 {"
     assert not arm.calls
 
 

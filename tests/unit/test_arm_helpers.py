@@ -46,22 +46,12 @@ def test_retry_after_reads_seconds_and_milliseconds(
     assert _retry_after(headers) == expected
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: _retry_after raises ValueError on a non-numeric retry-after-ms / "
-    "x-ms-retry-after-ms header instead of ignoring it as it does for Retry-After",
-)
 @pytest.mark.parametrize("name", ["retry-after-ms", "x-ms-retry-after-ms"])
 def test_malformed_millisecond_header_is_ignored(name: str) -> None:
     """A malformed millisecond header gives None, like a malformed Retry-After."""
     assert _retry_after({name: "soon"}) is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: _retry_after returns inf/nan for 'inf'/'nan'/'Infinity', which later make "
-    "transient_delay and cluster_started raise (math.ceil) instead of scheduling a retry",
-)
 @pytest.mark.parametrize(
     "headers",
     [
@@ -142,11 +132,6 @@ def test_throttling_timeouts_and_server_errors_are_transient(status: int | None)
     assert judged.info.code == "Whatever"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: judged() treats only 500/502/503/504 as transient; the issue (and its "
-    "docstring) say every 5xx is transient, but 501/505/507/511 come out terminal",
-)
 @pytest.mark.parametrize("status", [501, 505, 507, 511])
 def test_every_5xx_is_transient(status: int) -> None:
     """Every 5xx status is judged transient, not only the common four."""

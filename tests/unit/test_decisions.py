@@ -89,11 +89,6 @@ def test_max_delay_is_fifteen_minutes() -> None:
     assert MAX_DELAY_SECONDS == 900
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: transient_delay(…, retry_after=inf) raises OverflowError (math.ceil(inf)); "
-    "_retry_after parses 'Retry-After: inf' to inf, so one odd header poisons the message",
-)
 def test_infinite_retry_after_is_capped() -> None:
     """An infinite Retry-After is capped at 15 minutes like any other long wait."""
     assert transient_delay(1, math.inf) == 900

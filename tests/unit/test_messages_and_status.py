@@ -97,11 +97,6 @@ def test_malformed_chain_message_names_every_field_and_keeps_request_id() -> Non
     assert caught.value.request_id == REQUEST_ID
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: parse_chain_message accepts any 36-character string uuid.UUID() can parse "
-    "(misplaced hyphens) and returns it un-normalised instead of the canonical id",
-)
 @pytest.mark.parametrize(
     "odd_id",
     [
