@@ -65,7 +65,7 @@ def _request(scenario: Scenario) -> dict[str, Any]:
         "tags": {"team": "elb"},
     }
     if scenario.invalid:
-        request["resource_group"] = "rg-elb-clustеr"  # a Cyrillic "е": a look-alike
+        request["resource_group"] = "rg-elb-clust\u0435r"  # Cyrillic U+0435: a look-alike
         request["cluster"]["node_count"] = 0
         request["attempt"] = 1
     return request
@@ -100,7 +100,7 @@ def _describe(status: dict[str, Any]) -> str:
 
 
 def _call_line(call: Call, started_wall: float) -> str:
-    path = call.path.split("?")[0]
+    path = str(call.path).split("?", 1)[0]
     return f"  +{call.time - started_wall:5.1f}s  {call.method:6} {call.status}  {path}"
 
 
@@ -129,37 +129,38 @@ def _stack(work: Path, scenario: Scenario) -> Iterator[tuple[ArmEmulator, LocalH
 
 def run(scenario_name: str, timeout: float) -> int:
     scenario = SCENARIOS[scenario_name]
-    with tempfile.TemporaryDirectory(prefix="aks-provisioner-demo-") as work:
-        with _stack(Path(work), scenario) as (arm, host):
-            request = _request(scenario)
-            print(f"scenario {scenario_name}: {scenario.help}")
-            started, started_wall = time.monotonic(), time.time()
-            env = {**host.settings}
-            try:
-                request_id = submit(request, env=env)
-            except InvalidRequest as exc:  # the submit helper refuses invalid requests up front
-                print(f"submit() refused the request before sending it:\n  {exc.info.message}")
-                print("sending it anyway, as a misbehaving client would …")
-                request_id = request["request_id"]
-                _send_unchecked(env, request)
-            _say(started, f"request {request_id} queued")
-            phases: list[tuple[str, float]] = []
-            last = ""
-            status: dict[str, Any] | None = None
-            while time.monotonic() - started < timeout:
-                status = _status(host, request_id)
-                if status is not None:
-                    line = _describe(status)
-                    if line != last:
-                        _say(started, line)
-                        last = line
-                        if not phases or phases[-1][0] != status["phase"]:
-                            phases.append((status["phase"], time.monotonic()))
-                    if status["phase"] in ("succeeded", "failed"):
-                        break
-                time.sleep(0.25)
-            _summary(arm, phases, started, started_wall)
-            return 0 if status is not None and status["phase"] in ("succeeded", "failed") else 1
+    with ExitStack() as stack:
+        work = stack.enter_context(tempfile.TemporaryDirectory(prefix="aks-provisioner-demo-"))
+        arm, host = stack.enter_context(_stack(Path(work), scenario))
+        request = _request(scenario)
+        print(f"scenario {scenario_name}: {scenario.help}")
+        started, started_wall = time.monotonic(), time.time()
+        env = {**host.settings}
+        try:
+            request_id = submit(request, env=env)
+        except InvalidRequest as exc:  # the submit helper refuses invalid requests up front
+            print(f"submit() refused the request before sending it:\n  {exc.info.message}")
+            print("sending it anyway, as a misbehaving client would …")
+            request_id = request["request_id"]
+            _send_unchecked(env, request)
+        _say(started, f"request {request_id} queued")
+        phases: list[tuple[str, float]] = []
+        last = ""
+        status: dict[str, Any] | None = None
+        while time.monotonic() - started < timeout:
+            status = _status(host, request_id)
+            if status is not None:
+                line = _describe(status)
+                if line != last:
+                    _say(started, line)
+                    last = line
+                    if not phases or phases[-1][0] != status["phase"]:
+                        phases.append((status["phase"], time.monotonic()))
+                if status["phase"] in ("succeeded", "failed"):
+                    break
+            time.sleep(0.25)
+        _summary(arm, phases, started, started_wall)
+        return 0 if status is not None and status["phase"] in ("succeeded", "failed") else 1
 
 
 def _send_unchecked(env: dict[str, str], request: dict[str, Any]) -> None:
