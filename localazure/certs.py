@@ -20,7 +20,7 @@ class TestCertificates:
 
 
 def make_certificates(directory: Path) -> TestCertificates:
-    """Write ca.pem, server.pem and server-key.pem for 127.0.0.1 and localhost into ``directory``."""
+    """Write ca.pem, server.pem and server-key.pem (127.0.0.1, localhost) into ``directory``."""
     directory.mkdir(parents=True, exist_ok=True)
     ca = trustme.CA()
     server = ca.issue_cert("127.0.0.1", "localhost", "::1")

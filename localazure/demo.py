@@ -96,7 +96,7 @@ def _describe(status: dict[str, Any]) -> str:
         return f"failed: {error.get('code')}: {error.get('message')}"
     if phase == "succeeded":
         return f"succeeded: {status['cluster_id']}"
-    return phase
+    return str(phase)
 
 
 def _call_line(call: Call, started_wall: float) -> str:

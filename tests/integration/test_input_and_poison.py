@@ -6,6 +6,7 @@ import json
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import azure.functions as func
 import pytest
@@ -55,7 +56,7 @@ def test_bad_message_fails_once_with_no_arm_call(
 def test_request_id_conflict_leaves_live_request_untouched(
     provisioner_factory: Callable[..., Provisioner], arm: ArmEmulator
 ) -> None:
-    """Same request_id, different payload: RequestIdConflict logged and archived, live run goes on."""
+    """Same request_id, other payload: RequestIdConflict logged and archived, live run goes on."""
     app = provisioner_factory(RG_VISIBILITY_DELAY_SECONDS="2")
     app.start()
     arm.set_read_lag(reads=2)
@@ -122,10 +123,12 @@ def test_status_endpoint_shows_every_phase(
     request = sample_request()
     app.send(request)
     seen: list[str] = []
-    status = app.wait_for(
-        request["request_id"],
-        lambda s: (seen.append(s["phase"]) or s["phase"]) in ("succeeded", "failed"),
-    )
+
+    def ended(status: dict[str, object]) -> bool:
+        seen.append(str(status["phase"]))
+        return seen[-1] in ("succeeded", "failed")
+
+    status = app.wait_for(request["request_id"], ended)
     assert status["phase"] == "succeeded"
     assert [p for i, p in enumerate(seen) if i == 0 or seen[i - 1] != p] == [
         "ensuring_resource_group",
@@ -145,15 +148,22 @@ def test_status_endpoint_shows_every_phase(
     assert status["max_attempts"] == 12
 
 
+def _trigger(function: object) -> dict[str, Any]:
+    trigger = function.get_trigger()  # type: ignore[attr-defined]
+    assert trigger is not None
+    representation: dict[str, Any] = trigger.get_dict_repr()
+    return representation
+
+
 def test_bindings_as_the_host_would_index_them() -> None:
     """Both queue triggers and the HTTP route, with their queue names, connection and auth."""
     import function_app
 
     functions = {f.get_function_name(): f for f in function_app.app.get_functions()}
     assert set(functions) == {"provision", "archive_poison", "provisioning_status"}
-    trigger = functions["provision"].get_trigger().get_dict_repr()
-    poison = functions["archive_poison"].get_trigger().get_dict_repr()
-    http = functions["provisioning_status"].get_trigger().get_dict_repr()
+    trigger, poison, http = (
+        _trigger(functions[name]) for name in ("provision", "archive_poison", "provisioning_status")
+    )
     assert (trigger["type"], trigger["queueName"], trigger["connection"]) == (
         "queueTrigger",
         "%PROVISIONING_QUEUE_NAME%",

@@ -84,7 +84,7 @@ def test_cluster_create_is_watched_to_success(provisioner: Provisioner, arm: Arm
 def test_twelve_hidden_checks_fail_and_are_archived(
     provisioner_factory: Callable[..., Provisioner], arm: ArmEmulator
 ) -> None:
-    """Twelve hidden checks: failed/ResourceGroupNotFound, archived by the poison trigger, no AKS."""
+    """Twelve hidden checks: ResourceGroupNotFound, archived via the poison trigger, no AKS call."""
     app = provisioner_factory(RG_VISIBILITY_DELAY_SECONDS="1")
     app.start()
     arm.set_read_lag(reads=1000)

@@ -121,7 +121,7 @@ def test_foreign_operation_url_is_refused_and_the_cluster_is_read_instead(
 def test_failed_create_of_our_own_cluster_is_put_again_on_redrive(
     provisioner: Provisioner, arm: ArmEmulator
 ) -> None:
-    """Our cluster left Failed: a re-drive gets 412, sees our tag, and PUTs without the condition."""
+    """Our cluster left Failed: a re-drive gets 412, sees our tag, PUTs without the condition."""
     arm.set_cluster_create(polls=1, outcome="Failed", error_code="InternalOperationError", times=1)
     request = sample_request()
     provisioner.send(request)
