@@ -37,3 +37,23 @@ demo: deps
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache .localazure
+
+# ---------------------------------------------------------------------------------------------
+# Offline checks of the deployment in infra/ (issue 8): tree-sitter-bicep syntax gate, checkov
+# with the custom checks in infra/checkov/, settings agreement, telemetry fields.
+# checkov pins packaging<24 while pytest 9 needs packaging>=24, so it lives in its own venv
+# inside .venv/ (already ignored by git, ruff and .funcignore; `make clean` removes it).
+CHECKOV_VERSION := 3.3.30
+CHECKOV_VENV := $(VENV)/checkov
+STAMP_CHECKOV := $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
+
+.PHONY: infra-check
+
+$(STAMP_CHECKOV):
+	@echo "==> installing checkov $(CHECKOV_VERSION) into $(CHECKOV_VENV) (about a minute the first time)"
+	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	@$(CHECKOV_VENV)/bin/python -m pip install --disable-pip-version-check --quiet checkov==$(CHECKOV_VERSION)
+	@touch $@
+
+infra-check: $(STAMP_PY) $(STAMP_CHECKOV)
+	CHECKOV=$(CHECKOV_VENV)/bin/checkov $(PY) -m pytest tests/infra

@@ -1,1 +1,1 @@
-"""Custom checkov checks for what checkov's bicep framework lacks (loaded with --external-checks-dir)."""
+"""Custom checkov checks for what checkov lacks; loaded with --external-checks-dir."""
