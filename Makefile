@@ -4,6 +4,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP_PY := $(VENV)/.installed
 STAMP_NODE := node_modules/.installed
+# checkov pins packaging<24 while pytest 9 needs packaging>=24: it gets a venv of its own.
+CHECKOV_VERSION := 3.3.30
+CHECKOV_VENV := $(VENV)/checkov
+STAMP_CHECKOV := $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
 
 .PHONY: demo test lint typecheck pytest deps clean
 
@@ -27,8 +31,8 @@ lint: $(STAMP_PY)
 typecheck: $(STAMP_PY)
 	$(VENV)/bin/mypy
 
-pytest: deps
-	$(PY) -m pytest
+pytest: deps $(STAMP_CHECKOV)
+	CHECKOV=$(CHECKOV_VENV)/bin/checkov $(PY) -m pytest
 
 test: lint typecheck pytest
 
@@ -43,9 +47,6 @@ clean:
 # with the custom checks in infra/checkov/, settings agreement, telemetry fields.
 # checkov pins packaging<24 while pytest 9 needs packaging>=24, so it lives in its own venv
 # inside .venv/ (already ignored by git, ruff and .funcignore; `make clean` removes it).
-CHECKOV_VERSION := 3.3.30
-CHECKOV_VENV := $(VENV)/checkov
-STAMP_CHECKOV := $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
 
 .PHONY: infra-check
 
