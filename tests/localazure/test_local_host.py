@@ -116,14 +116,14 @@ def test_host_json_defaults_match_the_storage_extension() -> None:
 
 
 def test_host_json_of_the_app_is_read() -> None:
-    """The project's host.json: 2 s polling, 5 s visibility, 16 + 8, 5 dequeues, base64."""
+    """The project's host.json: 2 s polling, 5 s visibility, 16 + 8, 5 dequeues, no encoding."""
     document = json.loads((REPO_ROOT / "host.json").read_text())
     options = parse_host_json(document).queues
     assert options.max_polling_interval == 2.0
     assert options.visibility_timeout == 5.0
     assert (options.batch_size, options.new_batch_threshold) == (16, 8)
     assert options.max_dequeue_count == 5
-    assert options.message_encoding == "base64"
+    assert options.message_encoding == "none"
 
 
 def test_new_batch_threshold_defaults_to_half_the_batch_size() -> None:
