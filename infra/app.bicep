@@ -254,7 +254,7 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = { // checkov:skip=CKV_AZ
         }
         // The Python worker exports its own logs through OpenTelemetry, so each record's extra
         // fields (request_id, phase, attempt, outcome, error_code) become customDimensions; the host
-        // stays in its default telemetry mode (docs/deploy.md gives the reasons).
+        // stays in its default telemetry mode (README, "Deploy to Azure", gives the reasons).
         {
           name: 'PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY'
           value: 'true'

@@ -131,7 +131,7 @@ resource appGroup 'Microsoft.Resources/resourceGroups@2024-03-01' = {
 
 // The provisioner's only rights outside its own group: create and read resource groups (a
 // subscription-level action, hence subscription scope), create and read AKS clusters, and poll
-// AKS's long-running operations. Nothing broader; docs/deploy.md says what this still allows.
+// AKS's long-running operations. Nothing broader; the README ("Deploy to Azure") says what this still allows.
 resource provisionerRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
   name: guid(subscription().id, 'aks-provisioner', environmentName)
   properties: {
