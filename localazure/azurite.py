@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import atexit
 import contextlib
-import ctypes
 import os
 import re
 import shutil
@@ -35,6 +34,7 @@ from pathlib import Path
 from types import TracebackType
 
 from localazure.certs import TestCertificates, make_certificates
+from localazure.processes import REPO_ROOT, die_with_parent
 
 ACCOUNT_NAME = "devstoreaccount1"
 # Azurite's well-known development account key (public, documented, not a secret).
@@ -43,27 +43,16 @@ ACCOUNT_KEY = (
 )
 SERVICES = ("blob", "queue", "table")
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 AZURITE_BIN = REPO_ROOT / "node_modules" / ".bin" / "azurite"
 
 _LISTENING = re.compile(
     r"Azurite (Blob|Queue|Table) service is successfully listening at (https?)://([^:/\s]+):(\d+)"
 )
 _RUNNING: weakref.WeakSet[Azurite] = weakref.WeakSet()
-_PR_SET_PDEATHSIG = 1
 
 
 class AzuriteError(RuntimeError):
     """Azurite is missing, did not start, or exited unexpectedly."""
-
-
-def _die_with_parent() -> None:  # pragma: no cover - runs in the forked child
-    """In the child before exec: new process group, and SIGTERM when the parent dies (Linux)."""
-    os.setpgrp()
-    if sys.platform.startswith("linux"):
-        with contextlib.suppress(OSError, AttributeError):
-            libc = ctypes.CDLL(None, use_errno=True)
-            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 class Azurite:
@@ -157,7 +146,7 @@ class Azurite:
                     stdout=log,
                     stderr=subprocess.STDOUT,
                     cwd=self._workdir,
-                    preexec_fn=_die_with_parent,  # noqa: PLW1509 - only async-signal-safe calls
+                    preexec_fn=die_with_parent,  # noqa: PLW1509 - only async-signal-safe calls
                 )
             _RUNNING.add(self)
             try:

@@ -27,12 +27,12 @@ from localazure.arm import DEFAULT_SUBSCRIPTION, ArmEmulator, Call
 from localazure.azurite import Azurite
 from localazure.certs import make_certificates
 from localazure.host.process import LocalHost
+from localazure.processes import REPO_ROOT
 from provisioning.client import submit
+from provisioning.contract import example_request
 from provisioning.errors import InvalidRequest
 from provisioning.settings import Settings
 from provisioning.storage import StorageConnection
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,19 +51,8 @@ SCENARIOS = {
 
 
 def _request(scenario: Scenario) -> dict[str, Any]:
-    request: dict[str, Any] = {
-        "request_id": str(uuid.uuid4()),
-        "subscription_id": DEFAULT_SUBSCRIPTION,
-        "resource_group": "rg-elb-cluster",
-        "location": "West Europe",
-        "cluster": {
-            "name": "aks-elb",
-            "kubernetes_version": "1.31",
-            "node_count": 3,
-            "vm_size": "Standard_D4s_v5",
-        },
-        "tags": {"team": "elb"},
-    }
+    request = example_request()
+    request.update(request_id=str(uuid.uuid4()), location="West Europe")
     if scenario.invalid:
         request["resource_group"] = "rg-elb-clust\u0435r"  # Cyrillic U+0435: a look-alike
         request["cluster"]["node_count"] = 0

@@ -169,6 +169,23 @@ def parse_request(body: bytes | str, *, max_node_count: int = 100) -> ClusterReq
     return _build(document)
 
 
+def example_request() -> dict[str, Any]:
+    """The contract's documented example (README, "Message contract"), as a fresh dict."""
+    return {
+        "request_id": "3f6c2a1e-8d4b-4c1a-9a57-2f1b6f3e9c10",
+        "subscription_id": "00000000-0000-0000-0000-000000000000",
+        "resource_group": "rg-elb-cluster",
+        "location": "westeurope",
+        "cluster": {
+            "name": "aks-elb",
+            "kubernetes_version": "1.31",
+            "node_count": 3,
+            "vm_size": "Standard_D4s_v5",
+        },
+        "tags": {"team": "elb"},
+    }
+
+
 def readable_request_id(body: bytes | str) -> str | None:
     """The lowercase ``request_id`` of a JSON object body if it is a valid UUID; never raises."""
     try:

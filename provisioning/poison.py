@@ -52,7 +52,7 @@ def handle_poison(
         _mark_failed(record, delivery, status)
     elif record is None and request_id and _valid_request(body):
         # A request the host poisoned before the function ever recorded it: make it readable.
-        _insert_failed(request_id, body, delivery, status)
+        _insert_failed(body, delivery, status)
     log.error(
         "poison message %s archived (request %s): %s: %s",
         delivery.id,
@@ -167,24 +167,7 @@ def _mark_failed(record: StatusRecord, delivery: Delivery, status: StatusStore) 
     raise RuntimeError(f"could not mark request {record.request_id} failed after 3 tries")
 
 
-def _insert_failed(
-    request_id: str, body: bytes | None, delivery: Delivery, status: StatusStore
-) -> None:
+def _insert_failed(body: bytes | None, delivery: Delivery, status: StatusStore) -> None:
     request = parse_request(body or b"", max_node_count=10**6)
-    now = utc_now()
-    status.insert(
-        StatusRecord(
-            request_id=request_id,
-            phase=Phase.FAILED,
-            subscription_id=request.subscription_id,
-            resource_group=request.resource_group,
-            cluster_name=request.cluster.name,
-            location=request.location,
-            fingerprint=request.fingerprint(),
-            request_json=json.dumps(request.to_dict(), separators=(",", ":")),
-            created_at=now,
-            updated_at=now,
-            advanced_by=delivery.id,
-            error=_poison_error(),
-        )
-    )
+    record = StatusRecord.accepted(request, advanced_by=delivery.id, now=utc_now())
+    status.insert(record.with_changes(phase=Phase.FAILED, error=_poison_error()))

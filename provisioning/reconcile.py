@@ -169,22 +169,12 @@ def _handle_chain(chain: ChainMessage, delivery: Delivery, deps: Deps) -> None:
 
 
 def _new_record(request: ClusterRequest, delivery: Delivery, deps: Deps, run: int) -> StatusRecord:
-    now = deps.clock()
-    return StatusRecord(
-        request_id=request.request_id,
-        phase=Phase.ENSURING_RESOURCE_GROUP,
-        subscription_id=request.subscription_id,
-        resource_group=request.resource_group,
-        cluster_name=request.cluster.name,
-        location=request.location,
-        fingerprint=request.fingerprint(),
-        request_json=json.dumps(request.to_dict(), separators=(",", ":")),
-        created_at=now,
-        updated_at=now,
+    return StatusRecord.accepted(
+        request,
+        advanced_by=delivery.id,
+        now=deps.clock(),
         run=run,
         chain=new_chain_token(),
-        step=0,
-        advanced_by=delivery.id,
         max_attempts=deps.settings.rg_visibility_attempts,
     )
 

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from provisioning.contract import ClusterRequest
 from provisioning.errors import ErrorInfo
 
 ROW_KEY = "status"
@@ -73,6 +74,35 @@ class StatusRecord:
     cluster_id: str | None = None
     error: ErrorInfo | None = None
     etag: str | None = None
+
+    @classmethod
+    def accepted(
+        cls,
+        request: ClusterRequest,
+        *,
+        advanced_by: str,
+        now: datetime,
+        run: int = 1,
+        chain: str = "",
+        max_attempts: int = 12,
+    ) -> StatusRecord:
+        """The first record of a run of ``request``: checking its group, attempt 1."""
+        return cls(
+            request_id=request.request_id,
+            phase=Phase.ENSURING_RESOURCE_GROUP,
+            subscription_id=request.subscription_id,
+            resource_group=request.resource_group,
+            cluster_name=request.cluster.name,
+            location=request.location,
+            fingerprint=request.fingerprint(),
+            request_json=json.dumps(request.to_dict(), separators=(",", ":")),
+            created_at=now,
+            updated_at=now,
+            run=run,
+            chain=chain,
+            advanced_by=advanced_by,
+            max_attempts=max_attempts,
+        )
 
     def to_entity(self) -> dict[str, Any]:
         entity: dict[str, Any] = {"PartitionKey": self.request_id, "RowKey": ROW_KEY}

@@ -8,7 +8,6 @@ crash tests and started again.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import re
 import signal
@@ -21,22 +20,13 @@ from pathlib import Path
 from types import TracebackType
 
 from localazure.host.config import READY_PREFIX, RECEIVE_INVISIBILITY_SECONDS
+from localazure.processes import REPO_ROOT, die_with_parent
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 _READY = re.compile(re.escape(READY_PREFIX) + r" http_port=(\d+|none) pid=(\d+)")
-_PR_SET_PDEATHSIG = 1
 
 
 class LocalHostError(RuntimeError):
     """The local host did not become ready, or exited."""
-
-
-def _die_with_parent() -> None:  # pragma: no cover - runs in the forked child
-    """In the child before exec: new process group, and SIGTERM when the parent dies (Linux)."""
-    os.setpgrp()
-    if sys.platform.startswith("linux"):
-        with contextlib.suppress(OSError, AttributeError):
-            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 class LocalHost:
@@ -117,7 +107,7 @@ class LocalHost:
             stderr=subprocess.STDOUT,
             text=True,
             bufsize=1,
-            preexec_fn=_die_with_parent,  # noqa: PLW1509 - only async-signal-safe calls
+            preexec_fn=die_with_parent,  # noqa: PLW1509 - only async-signal-safe calls
         )
         self._reader = threading.Thread(
             target=self._read_output, args=(self._proc,), name="localhost-output", daemon=True

@@ -20,6 +20,7 @@ from azure.storage.queue import QueueClient, TextBase64EncodePolicy
 from localazure.arm import DEFAULT_SUBSCRIPTION, ArmEmulator, Call
 from localazure.azurite import Azurite
 from localazure.host.process import LocalHost
+from provisioning.contract import example_request
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TERMINAL = frozenset({"succeeded", "failed"})
@@ -27,20 +28,13 @@ TERMINAL = frozenset({"succeeded", "failed"})
 
 def sample_request(**overrides: Any) -> dict[str, Any]:
     """The contract's example request with a fresh request_id."""
-    request: dict[str, Any] = {
-        "request_id": str(uuid.uuid4()),
-        "subscription_id": DEFAULT_SUBSCRIPTION,
-        "resource_group": f"rg-{uuid.uuid4().hex[:8]}",
-        "location": "westeurope",
-        "cluster": {
-            "name": "aks-elb",
-            "kubernetes_version": "1.31",
-            "node_count": 3,
-            "vm_size": "Standard_D4s_v5",
-        },
-        "tags": {"team": "elb"},
-    }
-    request.update(overrides)
+    request = example_request()
+    request.update(
+        request_id=str(uuid.uuid4()),
+        subscription_id=DEFAULT_SUBSCRIPTION,
+        resource_group=f"rg-{uuid.uuid4().hex[:8]}",
+        **overrides,
+    )
     return request
 
 

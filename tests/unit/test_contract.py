@@ -13,6 +13,7 @@ from provisioning.contract import (
     MAX_MESSAGE_BYTES,
     ClusterRequest,
     ClusterSpec,
+    example_request,
     parse_request,
     readable_request_id,
 )
@@ -20,19 +21,7 @@ from provisioning.errors import FieldProblem, InvalidRequest, TerminalError
 
 RID = "3f6c2a1e-8d4b-4c1a-9a57-2f1b6f3e9c10"
 SUB = "00000000-0000-0000-0000-000000000000"
-EXAMPLE: dict[str, Any] = {
-    "request_id": RID,
-    "subscription_id": SUB,
-    "resource_group": "rg-elb-cluster",
-    "location": "westeurope",
-    "cluster": {
-        "name": "aks-elb",
-        "kubernetes_version": "1.31",
-        "node_count": 3,
-        "vm_size": "Standard_D4s_v5",
-    },
-    "tags": {"team": "elb"},
-}
+EXAMPLE: dict[str, Any] = example_request()
 CYRILLIC_A = "\u0430"
 CYRILLIC_O = "\u043e"
 GREEK_OMICRON = "\u03bf"
