@@ -103,7 +103,7 @@ def _handle_request(delivery: Delivery, deps: Deps) -> None:
         return
     refused = policy_error(request, settings)
     if refused is not None:
-        _reject(delivery, refused, request.request_id, deps)
+        _reject(delivery, refused, request.request_id, deps, request)
         return
     record = deps.status.get(request.request_id)
     if record is None:
@@ -346,10 +346,23 @@ def _redelivered(record: StatusRecord, delivery: Delivery, deps: Deps) -> None:
     _log(record, "redelivered after a crash; finished the step's hand-off")
 
 
-def _reject(delivery: Delivery, error: TerminalError, request_id: str | None, deps: Deps) -> None:
-    """Refuse a message once: a readable status if none exists yet, a log line, the poison queue."""
+def _reject(
+    delivery: Delivery,
+    error: TerminalError,
+    request_id: str | None,
+    deps: Deps,
+    request: ClusterRequest | None = None,
+) -> None:
+    """Refuse a message once: a readable status if none exists yet, a log line, the poison queue.
+
+    A valid but disallowed ``request`` is recorded as accepted-then-failed, so that sending the
+    same payload again once the settings allow it is a re-drive, not a RequestIdConflict.
+    """
     info = error.info
-    if request_id:
+    if request is not None:
+        accepted = StatusRecord.accepted(request, advanced_by=delivery.id, now=deps.clock())
+        deps.status.insert(accepted.with_changes(phase=Phase.FAILED, error=info))
+    elif request_id:
         now = deps.clock()
         deps.status.insert(
             StatusRecord(

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from localazure.arm import ArmEmulator
+from localazure.arm import DEFAULT_SUBSCRIPTION, ArmEmulator
 from tests.plugins.provisioner import Provisioner, sample_request, summary
 
 
@@ -182,3 +182,24 @@ def test_forked_chain_dies_at_its_next_step(
     ]
     assert len(created) == 1
     assert copied
+
+
+def test_disallowed_subscription_fails_once_and_is_redriven_once_allowed(
+    provisioner_factory: Callable[..., Provisioner], arm: ArmEmulator
+) -> None:
+    """SubscriptionNotAllowed names the setting, makes no ARM call; once allowed, a resend runs."""
+    app = provisioner_factory(ALLOWED_SUBSCRIPTIONS="11111111-1111-1111-1111-111111111111")
+    app.start()
+    request = sample_request()
+    app.send(request)
+    failed = app.wait_for(request["request_id"])
+    assert failed["error"]["code"] == "SubscriptionNotAllowed"
+    assert "ALLOWED_SUBSCRIPTIONS" in failed["error"]["message"]
+    assert not arm.calls
+    assert app.host is not None
+    app.host.stop()
+    app.settings["ALLOWED_SUBSCRIPTIONS"] = DEFAULT_SUBSCRIPTION
+    app.start()
+    app.send(request)
+    status = app.wait_for(request["request_id"], lambda s: s["run"] == 2 and s["phase"] != "failed")
+    assert status["phase"] in ("creating_cluster", "succeeded")
