@@ -8,6 +8,7 @@ from collections.abc import Callable
 import pytest
 
 from localazure.arm import DEFAULT_SUBSCRIPTION, ArmEmulator
+from localazure.host.process import LocalHostError
 from tests.plugins.provisioner import Provisioner, sample_request, summary
 
 
@@ -203,3 +204,26 @@ def test_disallowed_subscription_fails_once_and_is_redriven_once_allowed(
     app.send(request)
     status = app.wait_for(request["request_id"], lambda s: s["run"] == 2 and s["phase"] != "failed")
     assert status["phase"] in ("creating_cluster", "succeeded")
+
+
+def test_empty_allowed_subscriptions_logs_an_error_at_start_up(
+    provisioner_factory: Callable[..., Provisioner],
+) -> None:
+    """With ALLOWED_SUBSCRIPTIONS empty the app starts, and says at once that nothing will run."""
+    app = provisioner_factory(ALLOWED_SUBSCRIPTIONS="")
+    host = app.start()
+    deadline = time.monotonic() + 10
+    while "ALLOWED_SUBSCRIPTIONS is empty" not in host.output and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert "ERROR" in host.output
+    assert "ALLOWED_SUBSCRIPTIONS is empty" in host.output
+
+
+def test_malformed_setting_fails_start_up_naming_it(
+    provisioner_factory: Callable[..., Provisioner],
+) -> None:
+    """A non-numeric count stops the app at start-up, and the error names the setting."""
+    app = provisioner_factory(RG_VISIBILITY_ATTEMPTS="twelve")
+    with pytest.raises(LocalHostError) as caught:
+        app.start(startup_timeout=20)
+    assert "RG_VISIBILITY_ATTEMPTS" in str(caught.value)
