@@ -6,8 +6,8 @@ from __future__ import annotations
 import logging
 import os
 import random
+import threading
 from dataclasses import dataclass
-from functools import cache
 
 from azure.identity import DefaultAzureCredential
 
@@ -35,8 +35,27 @@ class Runtime:
     archive: PoisonArchive
 
 
-@cache
+_runtime: Runtime | None = None
+_runtime_lock = threading.Lock()
+
+
 def get_runtime() -> Runtime:
+    """The process's runtime, built by the first invocation; concurrent first invocations wait.
+
+    (functools.cache would let every invocation of a cold start's first batch build its own:
+    as many credentials, token fetches and client sets as the batch had messages.)
+    """
+    global _runtime  # noqa: PLW0603 - one per process, by design
+    runtime = _runtime
+    if runtime is None:
+        with _runtime_lock:
+            runtime = _runtime
+            if runtime is None:
+                runtime = _runtime = _build_runtime()
+    return runtime
+
+
+def _build_runtime() -> Runtime:
     settings = get_settings()
     storage = StorageConnection.from_env(os.environ)
     status_table = storage.table(settings.status_table)
