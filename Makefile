@@ -58,3 +58,16 @@ $(STAMP_CHECKOV):
 
 infra-check: $(STAMP_PY) $(STAMP_CHECKOV)
 	CHECKOV=$(CHECKOV_VENV)/bin/checkov $(PY) -m pytest tests/infra
+
+# ---- benchmark (issue 7): `make bench`, outside `make test`; about 20-25 minutes ----
+# Queue design vs the blocking design on Azurite + the ARM emulator + the local host; writes
+# docs/performance.md and docs/performance.png. ARGS=--quick for a 1-minute slice.
+BENCH_STAMP := $(VENV)/.bench-installed
+
+$(BENCH_STAMP): bench/requirements.txt $(STAMP_PY)
+	@$(PY) -m pip install --disable-pip-version-check -r bench/requirements.txt
+	@touch $@
+
+.PHONY: bench
+bench: deps $(BENCH_STAMP)
+	$(PY) -m bench $(ARGS)

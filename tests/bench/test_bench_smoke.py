@@ -1,0 +1,74 @@
+"""A tiny slice of ``make bench``: 3 requests through both designs, figures produced and sane.
+
+The real benchmark (``python -m bench``) takes about 20 minutes; this runs the same code on the
+same stand-ins with short waits (1 s watch and LRO poll interval, emulated ARM durations x 0.02).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bench import report
+from bench.run import SCENARIOS, Scenario, Stack, run_blocking, run_queue
+from localazure.arm import ArmEmulator
+from localazure.azurite import Azurite
+
+N = 3
+
+
+@pytest.fixture
+def bench_stack(azurite: Azurite, arm: ArmEmulator, tmp_path: Path) -> Stack:
+    return Stack(azurite, arm, tmp_path, factor=0.02, threads=24)
+
+
+def test_both_designs_produce_sane_figures(bench_stack: Stack, tmp_path: Path) -> None:
+    scenario = Scenario("three", "visible on the 2nd check", hidden_reads=1)
+    workers = bench_stack.effective_concurrency()
+    assert workers == 24  # batchSize 16 + newBatchThreshold 8, not capped by 24 threads
+
+    blocking = run_blocking(bench_stack, scenario, N, workers=workers, polling_interval=1)
+    queue, stats = run_queue(
+        bench_stack,
+        scenario,
+        N,
+        timeout=25,
+        extra_settings={"CLUSTER_WATCH_DELAY_SECONDS": "1"},
+    )
+
+    for cell in (blocking, queue):
+        assert cell.succeeded == N, cell
+        assert cell.to_creating is not None and cell.to_succeeded is not None
+        assert 0 < cell.to_creating <= cell.to_succeeded < 25
+        # One 5 s wait between two checks, as configured, in both designs.
+        assert cell.spacing_mean is not None and 4.9 <= cell.spacing_mean <= 9, cell
+        assert cell.peak_rss_mib > 10
+        # PUT group, 2 GETs, PUT AKS and at least one look at the create (queue: + 1 GET first).
+        assert 5 <= cell.arm_calls_per_request <= 12, cell
+    # One managed-identity token per process, however many requests.
+    assert queue.token_fetches == 1
+    # The blocking worker holds its slot through both waits; the queue design does not.
+    assert blocking.worker_seconds_per_request > 4.9
+    assert queue.worker_seconds_per_request < 2
+    assert queue.invocations_per_request is not None and queue.invocations_per_request >= 3
+    assert queue.overhead_p50_ms is not None and 0 < queue.overhead_p50_ms < 200
+    assert all(i["http"] < i["wall"] for i in stats["invocations"])
+
+    run = report.Run(
+        command="smoke",
+        factor=0.02,
+        threads=24,
+        workers=workers,
+        host_queues={"batchSize": 16, "newBatchThreshold": 8},
+        counts=[N],
+        scenarios=[scenario.key],
+        blocking_max=N,
+        cells=[blocking, queue],
+    )
+    document = report.document(run, None)
+    label = SCENARIOS[scenario.key].label
+    assert f"| {label} | 3 | blocking |" in document
+    assert f"| {label} | 3 | queue |" in document
+    if report.plot(run, tmp_path / "plot.png"):  # matplotlib is a bench-only requirement
+        assert (tmp_path / "plot.png").stat().st_size > 1000
