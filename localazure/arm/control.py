@@ -14,7 +14,7 @@ from localazure.arm.scenario import (
     Lag,
     Outcome,
 )
-from localazure.arm.store import DEFAULT_SUBSCRIPTION, Call, Registration, Store
+from localazure.arm.store import DEFAULT_SUBSCRIPTION, Call, CallHook, Hook, Registration, Store
 
 # The setters the admin route may call by name.
 SCENARIO_SETTERS = (
@@ -166,7 +166,8 @@ class ScenarioControl:
         searched case-insensitively) match. Kinds: ``throttle`` (429 + Retry-After),
         ``server_error`` (500), ``unavailable`` (503 + Retry-After), ``unauthorized`` (401),
         ``forbidden`` (403 AuthorizationFailed), ``policy`` (403 RequestDisallowedByPolicy),
-        ``drop`` (connection closed without an answer)."""
+        ``drop`` (connection closed without an answer), ``operation_not_allowed`` (409
+        OperationNotAllowed: AKS says another operation is running on the cluster)."""
         fault = Fault(kind, method, path, times, retry_after, action, scope)
         with self._store.lock:
             self._store.state.faults.append(fault)
@@ -176,6 +177,16 @@ class ScenarioControl:
         0 leaves the header out so clients fall back to their own polling interval."""
         with self._store.lock:
             self._store.state.retry_after = max(int(seconds), 0)
+
+    def on_call(self, callback: CallHook, *, method: str = "*", path: str = ".*") -> None:
+        """Call ``callback(call, peer_port, response_headers)`` for every request whose method
+        and path (a regex, searched case-insensitively) match, after the emulator has answered
+        it (its state changed, the call logged) and before the answer goes on the wire.
+        ``peer_port`` is the client's TCP port, which tells which process made the call.
+        Crash tests use it to kill a caller exactly at a step boundary; ``reset()`` clears it.
+        In-process only (a callback cannot cross the admin route)."""
+        with self._store.lock:
+            self._store.state.hooks.append(Hook(callback, method, path))
 
     # -- observation ------------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ import dataclasses
 import re
 import socket
 import time
+import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -18,7 +19,7 @@ from localazure.arm.control import ScenarioControl
 from localazure.arm.groups import handle_delete_job, handle_group
 from localazure.arm.providers import handle_provider, handle_register
 from localazure.arm.scenario import Fault
-from localazure.arm.store import Call, Store
+from localazure.arm.store import Call, Store, now_iso
 from localazure.arm.wire import Exchange
 
 Handler = Callable[..., Response]
@@ -85,19 +86,30 @@ class ArmApp:
         try:
             response = self._answer(ex, environ)
             status = response.status_code
-            return response(environ, start_response)
         finally:
-            self._store.log_call(
-                Call(
-                    time=time.time(),
-                    method=ex.method,
-                    path=ex.path,
-                    query=dict(request.args.items()),
-                    status=status,
-                    body=ex.body,
-                    headers=ex.logged_headers(),
-                )
+            call = Call(
+                time=time.time(),
+                method=ex.method,
+                path=ex.path,
+                query=dict(request.args.items()),
+                status=status,
+                body=ex.body,
+                headers=ex.logged_headers(),
             )
+            self._store.log_call(call)
+        self._run_hooks(call, environ, response)
+        return response(environ, start_response)
+
+    def _run_hooks(self, call: Call, environ: dict[str, Any], response: Response) -> None:
+        """Answered, logged, not yet on the wire: what ``on_call`` callbacks observe."""
+        with self._store.lock:
+            hooks = [h for h in self._store.state.hooks if h.matches(call.method, call.path)]
+        if not hooks:
+            return
+        peer_port = int(environ.get("REMOTE_PORT") or 0)
+        headers = dict(response.headers.items())
+        for hook in hooks:  # outside the lock: a callback may take its time (kill a process)
+            hook.callback(call, peer_port, headers)
 
     def _answer(self, ex: Exchange, environ: dict[str, Any]) -> Response:
         with self._store.lock:
@@ -137,6 +149,9 @@ class ArmApp:
             raise errors.authorization_failed(action, scope)
         if fault.kind == "policy":
             raise errors.request_disallowed_by_policy(action, scope)
+        if fault.kind == "operation_not_allowed":
+            name = ex.path.rstrip("/").rsplit("/", 1)[-1]
+            raise errors.operation_not_allowed(name, str(uuid.uuid4()), now_iso())
         # "drop": close the TCP connection without a TLS close_notify or an HTTP answer.
         sock = environ.get("werkzeug.socket")
         if isinstance(sock, socket.socket):

@@ -12,7 +12,14 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 FaultKind = Literal[
-    "throttle", "server_error", "unavailable", "unauthorized", "forbidden", "policy", "drop"
+    "throttle",
+    "server_error",
+    "unavailable",
+    "unauthorized",
+    "forbidden",
+    "policy",
+    "drop",
+    "operation_not_allowed",
 ]
 FAULT_KINDS: tuple[str, ...] = (
     "throttle",
@@ -22,6 +29,7 @@ FAULT_KINDS: tuple[str, ...] = (
     "forbidden",
     "policy",
     "drop",
+    "operation_not_allowed",
 )
 Outcome = Literal["Succeeded", "Failed"]
 AksLagMode = Literal["immediate", "async"]

@@ -6,7 +6,9 @@ Names are keyed case-insensitively because ARM treats them that way.
 
 from __future__ import annotations
 
+import re
 import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -87,6 +89,28 @@ class Call:
     headers: dict[str, str]
 
 
+# ``callback(call, peer_port, response_headers)``: see ``ScenarioControl.on_call``.
+CallHook = Callable[[Call, int, Mapping[str, str]], None]
+
+
+@dataclass
+class Hook:
+    """A callback for answered requests whose method and path match."""
+
+    callback: CallHook
+    method: str = "*"
+    path: str = ".*"
+    pattern: re.Pattern[str] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.pattern = re.compile(self.path, re.IGNORECASE)
+
+    def matches(self, method: str, path: str) -> bool:
+        if self.method != "*" and self.method.upper() != method.upper():
+            return False
+        return self.pattern.search(path) is not None
+
+
 @dataclass
 class State:
     """Everything ``reset()`` clears."""
@@ -106,6 +130,7 @@ class State:
     cluster_plans: dict[ClusterKey, ClusterPlan] = field(default_factory=dict)
     retry_after: int = 1
     calls: list[Call] = field(default_factory=list)
+    hooks: list[Hook] = field(default_factory=list)
     token_fetches: dict[str, int] = field(default_factory=dict)
 
 
