@@ -6,4 +6,5 @@ pytest_plugins: list[str] = [
     "tests.plugins.storage",
     "tests.plugins.host",
     "tests.plugins.provisioner",
+    "tests.plugins.reliability",
 ]

@@ -1,0 +1,270 @@
+"""ARM and storage faults end to end, each with its defined outcome (issue: hardening).
+
+409 MissingSubscriptionRegistration is in test_provisioning.py (registration, then on).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import requests
+
+from localazure.arm import ArmEmulator, Call
+from localazure.azurite import Azurite
+from localazure.tokens import mint_token
+from tests.crash.tap import REFUSE, Refuse, SeenRequest, Tap
+from tests.plugins.provisioner import Provisioner, sample_request
+from tests.plugins.reliability import FigureLog
+
+AKS = "/managedclusters/"
+GROUP = r"/resourcegroups/[^/]+$"
+
+
+def _aks_puts(app: Provisioner, request: dict[str, Any]) -> list[Call]:
+    return [
+        c
+        for c in app.arm_calls(request["resource_group"])
+        if c.method == "PUT" and AKS in c.path.lower()
+    ]
+
+
+def _group_puts(app: Provisioner, request: dict[str, Any]) -> list[Call]:
+    return [
+        c
+        for c in app.arm_calls(request["resource_group"])
+        if c.method == "PUT" and AKS not in c.path.lower()
+    ]
+
+
+def _record(
+    figures: FigureLog,
+    scenario: str,
+    status: dict[str, Any],
+    faults: int,
+    creates: int,
+    section: str = "ARM faults",
+) -> None:
+    outcome = status["phase"]
+    if status.get("error"):
+        outcome += f" {status['error']['code']}"
+    figures.record(
+        section=section,
+        scenario=scenario,
+        requests=1,
+        faults=faults,
+        messages=1,
+        lost=0 if status["phase"] in ("succeeded", "failed") else 1,
+        duplicate_creates=max(creates - 1, 0),
+        outcome=outcome,
+    )
+
+
+def test_throttled_aks_create_waits_out_retry_after(
+    provisioner: Provisioner, arm: ArmEmulator, figures: FigureLog
+) -> None:
+    """429 on the AKS PUT with Retry-After 8: no in-process wait, re-enqueued ≥ 8 s, one create."""
+    arm.add_fault("throttle", method="PUT", path=AKS, times=1, retry_after=8)
+    request = sample_request()
+    provisioner.send(request)
+    status = provisioner.wait_for(request["request_id"], timeout=60)
+    assert status["phase"] == "succeeded", status
+    puts = _aks_puts(provisioner, request)
+    assert [c.status for c in puts] == [429, 201]
+    assert puts[1].time - puts[0].time >= 7.5
+    assert status["attempt"] == 1  # a transient error spends no visibility attempt
+    _record(figures, "429 with Retry-After 8 s on the AKS PUT", status, 1, 1)
+
+
+@pytest.mark.parametrize(("kind", "code"), [("server_error", 500), ("unavailable", 503)])
+def test_server_error_burst_is_retried_then_goes_on(
+    provisioner: Provisioner, arm: ArmEmulator, figures: FigureLog, kind: str, code: int
+) -> None:
+    """Five 500s (or 503s) on the group PUT: bounded retries, a re-enqueue, one group and create."""
+    arm.add_fault(kind, method="PUT", path=GROUP, times=5, retry_after=1)  # type: ignore[arg-type]
+    request = sample_request()
+    provisioner.send(request)
+    status = provisioner.wait_for(request["request_id"], timeout=60)
+    assert status["phase"] == "succeeded", status
+    statuses = [c.status for c in _group_puts(provisioner, request)]
+    assert statuses == [code] * 5 + [201]
+    assert len([c for c in _aks_puts(provisioner, request) if c.status == 201]) == 1
+    output = provisioner.host.output if provisioner.host else ""
+    assert "transient error" in output
+    _record(figures, f"burst of five {code}s on the group PUT", status, 5, 1)
+
+
+def test_dropped_connections_are_transient(
+    provisioner: Provisioner, arm: ArmEmulator, figures: FigureLog
+) -> None:
+    """The AKS PUT's connection drops three times: transient, re-enqueued, then one create."""
+    arm.add_fault("drop", method="PUT", path=AKS, times=3)
+    request = sample_request()
+    provisioner.send(request)
+    status = provisioner.wait_for(request["request_id"], timeout=60)
+    assert status["phase"] == "succeeded", status
+    statuses = [c.status for c in _aks_puts(provisioner, request)]
+    assert statuses.count(0) == 3
+    assert statuses.count(201) == 1
+    _record(figures, "three dropped connections on the AKS PUT", status, 3, 1)
+
+
+@pytest.mark.parametrize(
+    ("kind", "target", "code", "action"),
+    [
+        ("unauthorized", GROUP, "InvalidAuthenticationToken", None),
+        (
+            "forbidden",
+            AKS,
+            "AuthorizationFailed",
+            "Microsoft.ContainerService/managedClusters/write",
+        ),
+        (
+            "policy",
+            GROUP,
+            "RequestDisallowedByPolicy",
+            "Microsoft.Resources/subscriptions/resourceGroups/write",
+        ),
+    ],
+)
+def test_auth_failures_are_terminal_with_arm_code_action_and_scope(
+    provisioner: Provisioner,
+    arm: ArmEmulator,
+    figures: FigureLog,
+    kind: str,
+    target: str,
+    code: str,
+    action: str | None,
+) -> None:
+    """401/403: failed at once with ARM's code, the denied action and scope, and archived."""
+    arm.add_fault(kind, method="PUT", path=target, times=None)  # type: ignore[arg-type]
+    request = sample_request()
+    provisioner.send(request)
+    status = provisioner.wait_for(request["request_id"], timeout=60)
+    assert status["phase"] == "failed", status
+    error = status["error"]
+    assert error["code"] == code
+    assert error["correlation_id"]
+    denied = [c for c in arm.calls if c.status in (401, 403)]
+    assert len(denied) == 1  # terminal: not retried, in process or by the queue
+    if action is not None:
+        assert error["action"] == action
+        assert error["scope"].lower() == denied[0].path.lower()
+    if target == GROUP:
+        assert not _aks_puts(provisioner, request)
+    rows = provisioner.wait_for_archive(1)
+    assert rows[0]["reason"].startswith(code)
+    _record(figures, f"{denied[0].status} {code} on a PUT", status, len(denied), 0)
+
+
+def test_operation_not_allowed_on_a_cluster_not_ours_is_transient(
+    provisioner: Provisioner, arm: ArmEmulator, figures: FigureLog
+) -> None:
+    """409 OperationNotAllowed and no cluster of ours behind it: retried later, one create."""
+    arm.add_fault("operation_not_allowed", method="PUT", path=AKS, times=1)
+    request = sample_request()
+    provisioner.send(request)
+    status = provisioner.wait_for(request["request_id"], timeout=60)
+    assert status["phase"] == "succeeded", status
+    assert [c.status for c in _aks_puts(provisioner, request)] == [409, 201]
+    _record(figures, "409 OperationNotAllowed, no cluster of ours", status, 1, 1)
+
+
+def test_operation_not_allowed_while_our_cluster_is_creating_is_watched(
+    provisioner: Provisioner, arm: ArmEmulator, figures: FigureLog
+) -> None:
+    """409 OperationNotAllowed while our own create runs: watched to success, no second create."""
+    request = sample_request()
+    tags = {"managed-by": "aks-provisioner", "request_id": request["request_id"]}
+    arm.add_group(request["resource_group"], location="westeurope", tags=tags)
+    arm.set_cluster_create(polls=0, seconds=3)
+    cluster_url = (
+        f"{arm.url}/subscriptions/{request['subscription_id']}/resourceGroups/"
+        f"{request['resource_group']}/providers/Microsoft.ContainerService/managedClusters/"
+        f"{request['cluster']['name']}?api-version=2026-08-01"
+    )
+    created = requests.put(  # an earlier delivery of ours started this create
+        cluster_url,
+        json={"location": "westeurope", "tags": tags, "properties": {"dnsPrefix": "aks-elb"}},
+        headers={"Authorization": f"Bearer {mint_token(arm.url)}"},
+        verify=str(arm.ca_pem),
+        timeout=10,
+    )
+    assert created.status_code == 201
+    arm.add_fault("operation_not_allowed", method="PUT", path=AKS, times=1)
+    provisioner.send(request)
+    status = provisioner.wait_for(request["request_id"], timeout=60)
+    assert status["phase"] == "succeeded", status
+    assert [c.status for c in _aks_puts(provisioner, request)] == [201, 409]
+    _record(figures, "409 OperationNotAllowed while our create runs", status, 1, 1)
+
+
+def test_storage_outage_during_the_reenqueue_is_recovered_from_the_record(
+    provisioner_factory: Callable[..., Provisioner],
+    azurite: Azurite,
+    arm: ArmEmulator,
+    figures: FigureLog,
+) -> None:
+    """The queue service drops every connection for 4 s from the re-enqueue: redone, succeeds."""
+    window: dict[str, float] = {}
+
+    def outage(seen: SeenRequest) -> Refuse | None:
+        chain_send = seen.method == "POST" and seen.path.endswith("/messages")
+        if not window and chain_send and "-poison/" not in seen.path:
+            window["until"] = time.monotonic() + 4
+        if window and time.monotonic() < window["until"]:
+            window["refused"] = window.get("refused", 0) + 1
+            return REFUSE
+        return None
+
+    tap = Tap(azurite.port("queue"), outage)
+    try:
+        connection = azurite.connection_string.replace(
+            f":{azurite.port('queue')}/", f":{tap.port}/"
+        )
+        app = provisioner_factory(AzureWebJobsStorage=connection, RG_VISIBILITY_DELAY_SECONDS="1")
+        app.start(receive_invisibility_seconds=5)
+        arm.set_read_lag(reads=1)  # the first step ends with a re-enqueue
+        request = sample_request()
+        app.send(request)
+        status = app.wait_for(request["request_id"], timeout=60)
+    finally:
+        tap.close()
+    assert status["phase"] == "succeeded", status
+    assert window.get("refused", 0) >= 3  # the send and its bounded retries all failed
+    assert len([c for c in _aks_puts(app, request) if c.status == 201]) == 1
+    output = app.host.output if app.host else ""
+    assert "finished the step's hand-off" in output
+    assert not app.archive()
+    _record(
+        figures,
+        "storage outage (4 s) during the re-enqueue",
+        status,
+        int(window.get("refused", 0)),
+        1,
+        section="Storage faults",
+    )
+
+
+def test_transient_budget_running_out_fails_with_the_last_code(
+    provisioner_factory: Callable[..., Provisioner], arm: ArmEmulator, figures: FigureLog
+) -> None:
+    """Every group GET answers 503: past TRANSIENT_RETRIES (2) the request fails, archived."""
+    app = provisioner_factory(TRANSIENT_RETRIES="2")
+    app.start()
+    arm.add_fault("unavailable", method="GET", path=GROUP, times=None, retry_after=1)
+    request = sample_request()
+    app.send(request)
+    status = app.wait_for(request["request_id"], timeout=90)
+    assert status["phase"] == "failed", status
+    assert status["error"]["code"] == "ServiceUnavailable"
+    assert "gave up after 2 transient errors" in status["error"]["message"]
+    assert status["error"]["correlation_id"]
+    gets = [c for c in app.arm_calls(request["resource_group"]) if c.method == "GET"]
+    assert all(c.status == 503 for c in gets)
+    assert not [c for c in app.arm_calls(request["resource_group"]) if c.method == "PUT"]
+    rows = app.wait_for_archive(1)
+    assert rows[0]["reason"].startswith("ServiceUnavailable")
+    _record(figures, "transient budget (2) running out on 503s", status, len(gets), 0)
