@@ -90,7 +90,7 @@ def _chain(body: bytes | None) -> ChainMessage | None:
         return None
     try:
         return parse_chain_message(json.loads(body))
-    except (ValueError, InvalidRequest):
+    except (ValueError, RecursionError, InvalidRequest):
         return None
 
 

@@ -90,7 +90,7 @@ def handle(delivery: Delivery, deps: Deps) -> None:
 def _json_or_none(body: bytes) -> object:
     try:
         return json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested too deeply for the parser
         return None
 
 
