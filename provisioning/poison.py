@@ -35,7 +35,7 @@ def handle_poison(
     body = _body(delivery)
     request_id = _request_id(body)
     record = status.get(request_id) if request_id else None
-    reason = _reason(body, record)
+    reason = _reason(body, record, delivery.wire)
     archive.put(
         {
             "PartitionKey": request_id or UNREADABLE,
@@ -101,10 +101,13 @@ def _request_id(body: bytes | None) -> str | None:
     return readable_request_id(body) if body is not None else None
 
 
-def _reason(body: bytes | None, record: StatusRecord | None) -> ErrorInfo:
+def _reason(body: bytes | None, record: StatusRecord | None, wire: bytes) -> ErrorInfo:
     """Why this message ended here, as the operator will read it in the archive."""
     if body is None:
         return ErrorInfo("InvalidRequest", "the message is not base64 text")
+    rejected = record is not None and record.fingerprint == sha256(wire).hexdigest()
+    if rejected and record is not None and record.error is not None:
+        return record.error  # the failed record the function wrote when it rejected this text
     if _chain(body) is None:
         try:
             request = parse_request(body, max_node_count=10**6)

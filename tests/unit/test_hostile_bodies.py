@@ -6,13 +6,14 @@ No ARM: ``Deps.arm`` is None, so any ARM call would fail the test.
 from __future__ import annotations
 
 import base64
+import json
 from typing import Any, cast
 
 from provisioning.poison import handle_poison
 from provisioning.reconcile import Delivery, Deps, handle
 from provisioning.status import StatusRecord
 from provisioning.storage import Outbox, PoisonArchive, StatusStore
-from tests.unit.factories import T0, make_settings
+from tests.unit.factories import REQUEST_ID, SUBSCRIPTION, T0, make_settings
 
 NESTED = b"[" * 5_000 + b"]" * 5_000  # under 16 KiB, past the parser's recursion limit
 
@@ -97,3 +98,25 @@ def test_poison_trigger_archives_a_deeply_nested_body() -> None:
     assert rows[0]["PartitionKey"] == "_unreadable"
     assert rows[0]["reason"].startswith("InvalidRequest")
     assert "nested too deeply" in rows[0]["reason"]
+
+
+def test_archive_reason_of_a_rejected_request_is_its_rejection() -> None:
+    """A request refused for MAX_NODE_COUNT is archived as InvalidRequest, not RequestIdConflict."""
+    body = {
+        "request_id": REQUEST_ID,
+        "subscription_id": SUBSCRIPTION,
+        "resource_group": "rg-team-a",
+        "location": "westeurope",
+        "cluster": {"name": "aks-team-a", "node_count": 101},
+    }
+    status, outbox = MemoryStatus(), MemoryOutbox()
+    wire = _wire(json.dumps(body).encode())
+    handle(Delivery(id="m-1", wire=wire, dequeue_count=1), _deps(status, outbox))
+    assert outbox.poisoned == [wire]
+    record = status.get(REQUEST_ID)
+    assert record is not None
+    assert record.error is not None
+    assert record.error.code == "InvalidRequest"
+    rows = _poison(wire, status)
+    assert rows[0]["reason"].startswith("InvalidRequest: ")
+    assert "node_count" in rows[0]["reason"]
