@@ -18,6 +18,11 @@ from typing import Any
 from provisioning.errors import FieldProblem, InvalidRequest
 
 CHAIN_FIELDS = frozenset({"request_id", "run", "chain", "step", "attempt"})
+# Fields only the SPA's requests carry: a document with one of them is a request that forged
+# ``chain`` (the contract rejects it, naming that field), not a malformed chain message.
+REQUEST_ONLY_FIELDS = frozenset(
+    {"subscription_id", "resource_group", "location", "cluster", "tags"}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +59,8 @@ def new_chain_token() -> str:
 def parse_chain_message(document: Any) -> ChainMessage | None:
     """The chain message in a decoded JSON document, or None when it is not one (no ``chain``)."""
     if not isinstance(document, dict) or "chain" not in document:
+        return None
+    if REQUEST_ONLY_FIELDS & set(document):
         return None
     problems = [FieldProblem(k, "unknown field") for k in sorted(set(document) - CHAIN_FIELDS)]
     problems += [FieldProblem(k, "is required") for k in sorted(CHAIN_FIELDS - set(document))]

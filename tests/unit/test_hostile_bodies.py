@@ -120,3 +120,24 @@ def test_archive_reason_of_a_rejected_request_is_its_rejection() -> None:
     rows = _poison(wire, status)
     assert rows[0]["reason"].startswith("InvalidRequest: ")
     assert "node_count" in rows[0]["reason"]
+
+
+def test_request_with_a_forged_chain_field_is_rejected_naming_it() -> None:
+    """An SPA request carrying ``chain`` is refused as such, not as a malformed chain message."""
+    body = {
+        "request_id": REQUEST_ID,
+        "subscription_id": SUBSCRIPTION,
+        "resource_group": "rg-team-a",
+        "location": "westeurope",
+        "cluster": {"name": "aks-team-a"},
+        "chain": "0" * 32,
+    }
+    status, outbox = MemoryStatus(), MemoryOutbox()
+    wire = _wire(json.dumps(body).encode())
+    handle(Delivery(id="m-1", wire=wire, dequeue_count=1), _deps(status, outbox))
+    record = status.get(REQUEST_ID)
+    assert record is not None and record.error is not None
+    assert record.error.details == (
+        "chain: is reserved for the function's own re-enqueued messages; the SPA must not send it",
+    )
+    assert outbox.poisoned == [wire]
