@@ -71,3 +71,17 @@ $(BENCH_STAMP): bench/requirements.txt $(STAMP_PY)
 .PHONY: bench
 bench: deps $(BENCH_STAMP)
 	$(PY) -m bench $(ARGS)
+
+# --- crash and fault injection (issue 6: hardening) ------------------------------------------
+# The long crash run (marked slow), then the fast slice, fault, bad-input and least-privilege
+# suites, each recording its figures; then docs/reliability.md is rewritten from them.
+RELIABILITY_DIR := .localazure/reliability
+RELIABILITY_SUITES := tests/crash tests/integration/test_faults.py \
+	tests/integration/test_bad_corpus.py tests/integration/test_least_privilege.py
+
+.PHONY: crash
+crash: deps
+	rm -rf $(RELIABILITY_DIR)
+	RELIABILITY_RECORD=$(RELIABILITY_DIR) $(PY) -m pytest -p no:cacheprovider -m slow -s tests/crash
+	RELIABILITY_RECORD=$(RELIABILITY_DIR) $(PY) -m pytest -p no:cacheprovider $(RELIABILITY_SUITES)
+	$(PY) -m tests.crash.report $(RELIABILITY_DIR) docs/reliability.md
