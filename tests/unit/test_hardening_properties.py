@@ -23,7 +23,7 @@ BASE: dict[str, Any] = {
     "location": "westeurope",
     "cluster": {"name": "aks-elb", "node_count": 3},
 }
-non_ascii = st.characters(min_codepoint=0x80, exclude_categories=("Cs",))
+non_ascii = st.characters(min_codepoint=0x80, exclude_categories=["Cs"])
 
 
 def _problems(document: dict[str, Any], **kwargs: Any) -> set[str] | None:
