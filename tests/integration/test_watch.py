@@ -104,7 +104,7 @@ def test_foreign_operation_url_is_refused_and_the_cluster_is_read_instead(
     port = arm.url.rsplit(":", 1)[1]
     app = provisioner_factory(ARM_ENDPOINT=f"https://localhost:{port}")
     app.start()
-    arm.set_cluster_create(polls=0, seconds=2)
+    arm.set_cluster_create(polls=0, seconds=5)
     request = sample_request()
     app.send(request)
     status = app.wait_for(request["request_id"], timeout=40)
