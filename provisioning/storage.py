@@ -167,7 +167,8 @@ class Outbox:
         try:
             self._poison.send_message(text)
         except ResourceNotFoundError:
-            self._poison.create_queue()
+            with contextlib.suppress(ResourceExistsError):  # a concurrent invocation was first
+                self._poison.create_queue()
             self._poison.send_message(text)
 
 
