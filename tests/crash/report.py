@@ -31,15 +31,18 @@ def render(rows: list[dict[str, Any]], when: datetime) -> str:
             r["scenario"],
         ),
     )
+    # Per-kill-point rows break a crash run down; its whole-run row carries the run's totals.
+    counted = [r for r in rows if "point" not in r.get("extra", {})]
     totals = {
-        key: sum(int(r.get(key) or 0) for r in rows)
+        key: sum(int(r.get(key) or 0) for r in counted)
         for key in ("requests", "kills", "faults", "messages", "lost", "duplicate_creates")
     }
     seeds = sorted({r["extra"]["seed"] for r in rows if "seed" in r.get("extra", {})})
     lines = [
         "# Reliability report",
         "",
-        f"Measured on {when:%Y-%m-%d %H:%M} UTC by `{COMMAND}`; the table is written by "
+        f"Measured on {when:%Y-%m-%d %H:%M} UTC by the commands of `{COMMAND}`; the table is "
+        "written by "
         "`tests/crash/report.py` from the figures the suites record, so rerunning the command "
         "regenerates it. Crash seeds: " + ", ".join(str(s) for s in seeds) + ".",
         "",
