@@ -28,14 +28,12 @@ TERMINAL = frozenset({"succeeded", "failed"})
 
 def sample_request(**overrides: Any) -> dict[str, Any]:
     """The contract's example request with a fresh request_id."""
-    request = example_request()
-    request.update(
-        request_id=str(uuid.uuid4()),
-        subscription_id=DEFAULT_SUBSCRIPTION,
-        resource_group=f"rg-{uuid.uuid4().hex[:8]}",
-        **overrides,
-    )
-    return request
+    fresh = {
+        "request_id": str(uuid.uuid4()),
+        "subscription_id": DEFAULT_SUBSCRIPTION,
+        "resource_group": f"rg-{uuid.uuid4().hex[:8]}",
+    }
+    return {**example_request(), **fresh, **overrides}
 
 
 class Provisioner:
