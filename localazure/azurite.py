@@ -31,10 +31,9 @@ import threading
 import time
 import weakref
 from pathlib import Path
-from types import TracebackType
 
 from localazure.certs import TestCertificates, make_certificates
-from localazure.processes import REPO_ROOT, die_with_parent
+from localazure.processes import REPO_ROOT, StartStop, die_with_parent
 
 ACCOUNT_NAME = "devstoreaccount1"
 # Azurite's well-known development account key (public, documented, not a secret).
@@ -55,7 +54,7 @@ class AzuriteError(RuntimeError):
     """Azurite is missing, did not start, or exited unexpectedly."""
 
 
-class Azurite:
+class Azurite(StartStop):
     """One Azurite process serving blob, queue and table on loopback.
 
     ``oauth=True`` needs ``certs`` (see :func:`localazure.certs.make_certificates`); Azurite then
@@ -226,17 +225,6 @@ class Azurite:
             return ""
         path = self._workdir / "azurite.log"
         return path.read_text(errors="replace") if path.exists() else ""
-
-    def __enter__(self) -> Azurite:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # -- endpoints -------------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""What the stand-ins' child processes share: the repository root, and dying with their parent."""
+"""What the stand-ins share: the repository root, dying with their parent, start/stop as `with`."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ import os
 import signal
 import sys
 from pathlib import Path
+from types import TracebackType
+from typing import Self
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 _PR_SET_PDEATHSIG = 1
@@ -19,3 +21,24 @@ def die_with_parent() -> None:  # pragma: no cover - runs in the forked child
     if sys.platform.startswith("linux"):
         with contextlib.suppress(OSError, AttributeError):
             ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+class StartStop:
+    """``with`` for a stand-in: ``start()`` on entry, ``stop()`` on exit, whatever happened."""
+
+    def start(self) -> Self:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, get_args
 
 FaultKind = Literal[
     "throttle",
@@ -21,16 +21,7 @@ FaultKind = Literal[
     "drop",
     "operation_not_allowed",
 ]
-FAULT_KINDS: tuple[str, ...] = (
-    "throttle",
-    "server_error",
-    "unavailable",
-    "unauthorized",
-    "forbidden",
-    "policy",
-    "drop",
-    "operation_not_allowed",
-)
+FAULT_KINDS: tuple[str, ...] = get_args(FaultKind)
 Outcome = Literal["Succeeded", "Failed"]
 AksLagMode = Literal["immediate", "async"]
 

@@ -6,7 +6,6 @@ import secrets
 import tempfile
 import threading
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
@@ -16,6 +15,7 @@ from localazure.arm.identity import IDENTITY_PATH, IdentityApp
 from localazure.arm.routes import ArmApp
 from localazure.arm.store import Store
 from localazure.certs import TestCertificates, make_certificates
+from localazure.processes import StartStop
 
 
 class _QuietHandler(WSGIRequestHandler):
@@ -31,7 +31,7 @@ class _QuietHandler(WSGIRequestHandler):
         pass
 
 
-class ArmEmulator(ScenarioControl):
+class ArmEmulator(ScenarioControl, StartStop):
     """An emulated Azure Resource Manager (resource groups, AKS, providers) on loopback.
 
     Scenario setters (``set_read_lag``, ``set_aks_lag``, ``add_group``, ``set_group_delete``,
@@ -110,17 +110,6 @@ class ArmEmulator(ScenarioControl):
             self._tempdir.cleanup()
             self._tempdir = None
             self._certificates = None
-
-    def __enter__(self) -> ArmEmulator:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def reset(self) -> None:
         """Forget all groups, clusters, operations, scenarios, faults, calls and token counts."""

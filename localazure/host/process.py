@@ -17,10 +17,9 @@ import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from types import TracebackType
 
 from localazure.host.config import READY_PREFIX, RECEIVE_INVISIBILITY_SECONDS
-from localazure.processes import REPO_ROOT, die_with_parent
+from localazure.processes import REPO_ROOT, StartStop, die_with_parent
 
 _READY = re.compile(re.escape(READY_PREFIX) + r" http_port=(\d+|none) pid=(\d+)")
 
@@ -29,7 +28,7 @@ class LocalHostError(RuntimeError):
     """The local host did not become ready, or exited."""
 
 
-class LocalHost:
+class LocalHost(StartStop):
     """A local Functions host for ``app_dir`` in a child process.
 
     ``settings`` become the child's environment (over the current one unless
@@ -209,14 +208,3 @@ class LocalHost:
         """Everything the host wrote (stdout and stderr), across restarts."""
         with self._output_lock:
             return "".join(self._output)
-
-    def __enter__(self) -> LocalHost:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
