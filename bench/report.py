@@ -661,7 +661,8 @@ What the profile found and what was removed:
   all missed the cache together and each built its own credential, ARM and storage clients,
   created the tables and fetched its own managed-identity token (9 fetches for 10 concurrent
   requests in the first measurement). It is now built once under a lock (commit d7348cf);
-  the token fetches of a cold burst fall to one per process, as the table shows.
+  after it a cold burst fetches one token per process. Before it the count depends on how
+  many first invocations race (the table's *before* row is this run's; it can be 1).
 - **Repeated imports:** none on the invocation path; every import is at module level and the
   first invocation pays for client construction only once.
 - **Redundant storage calls:** the status read before the insert on a new request could be
