@@ -9,10 +9,16 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass
 from hashlib import sha256
 from typing import Any
 
-from provisioning.contract import parse_request, readable_request_id
+from provisioning.contract import (
+    ANY_NODE_COUNT,
+    ClusterRequest,
+    parse_request,
+    readable_request_id,
+)
 from provisioning.errors import ErrorInfo, InvalidRequest
 from provisioning.messages import ChainMessage, parse_chain_message
 from provisioning.reconcile import Delivery
@@ -29,13 +35,23 @@ HOST_GAVE_UP = (
 )
 
 
+@dataclass(frozen=True, slots=True)
+class _Reading:
+    """What one poisoned message says, worked out once."""
+
+    request_id: str | None = None
+    chain: ChainMessage | None = None
+    request: ClusterRequest | None = None
+    problem: ErrorInfo | None = None  # why it is no valid request (None for a chain message)
+
+
 def handle_poison(
     delivery: Delivery, status: StatusStore, archive: PoisonArchive, queue_name: str
 ) -> None:
-    body = _body(delivery)
-    request_id = _request_id(body)
+    reading = _read(delivery)
+    request_id = reading.request_id
     record = status.get(request_id) if request_id else None
-    reason = _reason(body, record, delivery.wire)
+    reason = _reason(reading, record, delivery.wire)
     archive.put(
         {
             "PartitionKey": request_id or UNREADABLE,
@@ -48,11 +64,11 @@ def handle_poison(
             "archived_at": iso(utc_now()),
         }
     )
-    if record is not None and not record.phase.terminal and _belongs(body, record):
+    if record is not None and not record.phase.terminal and _belongs(reading, record):
         _mark_failed(record, delivery, status)
-    elif record is None and request_id and _valid_request(body):
+    elif record is None and reading.request is not None:
         # A request the host poisoned before the function ever recorded it: make it readable.
-        _insert_failed(body, delivery, status)
+        _insert_failed(reading.request, delivery, status)
     log.error(
         "poison message %s archived (request %s): %s: %s",
         delivery.id,
@@ -78,73 +94,56 @@ def wire_of(row: dict[str, Any]) -> bytes:
     return b"".join(bytes(part) for part in parts)
 
 
-def _body(delivery: Delivery) -> bytes | None:
+def _read(delivery: Delivery) -> _Reading:
     try:
-        return delivery.body
+        body = delivery.body
     except InvalidRequest:
-        return None
+        return _Reading(problem=ErrorInfo("InvalidRequest", "the message is not base64 text"))
+    chain = _chain(body)
+    if chain is not None:
+        return _Reading(request_id=chain.request_id, chain=chain)
+    try:
+        request = parse_request(body, max_node_count=ANY_NODE_COUNT)
+    except InvalidRequest as exc:
+        return _Reading(request_id=readable_request_id(body), problem=exc.info)
+    return _Reading(request_id=request.request_id, request=request)
 
 
-def _chain(body: bytes | None) -> ChainMessage | None:
-    if body is None:
-        return None
+def _chain(body: bytes) -> ChainMessage | None:
     try:
         return parse_chain_message(json.loads(body))
     except (ValueError, RecursionError, InvalidRequest):
         return None
 
 
-def _request_id(body: bytes | None) -> str | None:
-    chain = _chain(body)
-    if chain is not None:
-        return chain.request_id
-    return readable_request_id(body) if body is not None else None
-
-
-def _reason(body: bytes | None, record: StatusRecord | None, wire: bytes) -> ErrorInfo:
+def _reason(reading: _Reading, record: StatusRecord | None, wire: bytes) -> ErrorInfo:
     """Why this message ended here, as the operator will read it in the archive."""
-    if body is None:
-        return ErrorInfo("InvalidRequest", "the message is not base64 text")
     rejected = record is not None and record.fingerprint == sha256(wire).hexdigest()
     if rejected and record is not None and record.error is not None:
         return record.error  # the failed record the function wrote when it rejected this text
-    if _chain(body) is None:
-        try:
-            request = parse_request(body, max_node_count=10**6)
-        except InvalidRequest as exc:
-            return exc.info
-        if record is not None and record.fingerprint != request.fingerprint():
-            return ErrorInfo(
-                "RequestIdConflict",
-                "another payload holds this request_id; the live request was left untouched",
-            )
+    if reading.problem is not None:
+        return reading.problem
+    request, conflicting = reading.request, False
+    if request is not None and record is not None:
+        conflicting = record.fingerprint != request.fingerprint()
+    if conflicting:
+        return ErrorInfo(
+            "RequestIdConflict",
+            "another payload holds this request_id; the live request was left untouched",
+        )
     failed = record is not None and record.phase is Phase.FAILED and record.error is not None
-    if failed and record is not None and record.error is not None and _belongs(body, record):
+    if failed and record is not None and record.error is not None and _belongs(reading, record):
         return record.error
     return ErrorInfo("PoisonMessage", HOST_GAVE_UP)
 
 
-def _belongs(body: bytes | None, record: StatusRecord) -> bool:
+def _belongs(reading: _Reading, record: StatusRecord) -> bool:
     """Its accepted payload, or a message of its current chain: never a stale or foreign body."""
-    chain = _chain(body)
-    if chain is not None:
-        return chain.chain == record.chain and chain.run == record.run
-    if body is None:
-        return False
-    try:
-        return parse_request(body, max_node_count=10**6).fingerprint() == record.fingerprint
-    except InvalidRequest:
-        return False
-
-
-def _valid_request(body: bytes | None) -> bool:
-    if body is None:
-        return False
-    try:
-        parse_request(body, max_node_count=10**6)
-    except InvalidRequest:
-        return False
-    return True
+    if reading.chain is not None:
+        return reading.chain.chain == record.chain and reading.chain.run == record.run
+    if reading.request is not None:
+        return reading.request.fingerprint() == record.fingerprint
+    return False
 
 
 def _poison_error() -> ErrorInfo:
@@ -170,7 +169,6 @@ def _mark_failed(record: StatusRecord, delivery: Delivery, status: StatusStore) 
     raise RuntimeError(f"could not mark request {record.request_id} failed after 3 tries")
 
 
-def _insert_failed(body: bytes | None, delivery: Delivery, status: StatusStore) -> None:
-    request = parse_request(body or b"", max_node_count=10**6)
+def _insert_failed(request: ClusterRequest, delivery: Delivery, status: StatusStore) -> None:
     record = StatusRecord.accepted(request, advanced_by=delivery.id, now=utc_now())
     status.insert(record.with_changes(phase=Phase.FAILED, error=_poison_error()))

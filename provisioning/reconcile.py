@@ -16,7 +16,12 @@ from datetime import datetime
 from hashlib import sha256
 
 from provisioning.arm import Arm, GroupView
-from provisioning.contract import ClusterRequest, parse_request, readable_request_id
+from provisioning.contract import (
+    ANY_NODE_COUNT,
+    ClusterRequest,
+    parse_request,
+    readable_request_id,
+)
 from provisioning.decisions import (
     Next,
     after_check,
@@ -153,7 +158,7 @@ def _handle_chain(chain: ChainMessage, delivery: Delivery, deps: Deps) -> None:
     record = deps.status.get(chain.request_id)
     if record is not None and record.chain == chain.chain and record.run == chain.run:
         if record.step == chain.step and not record.phase.terminal:
-            request = parse_request(record.request_json, max_node_count=10**6)
+            request = parse_request(record.request_json, max_node_count=ANY_NODE_COUNT)
             _run_step(record, request, delivery, deps)
             return
         if record.step == chain.step + 1 and record.advanced_by == delivery.id:
