@@ -29,6 +29,7 @@ import threading
 import time
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 import urllib3.response
 from azure.core.pipeline.transport import RequestsTransport
@@ -79,11 +80,22 @@ def _send(self: RequestsTransport, request: Any, **kwargs: Any) -> Any:
     if name.startswith("poll-"):
         with _lock:
             _polls.append((time.time(), name[len("poll-") :]))
-    return _timed_send(self, request, **kwargs)
+    by_target: dict[str, float] | None = getattr(_local, "by_target", None)
+    if by_target is None:
+        return _timed_send(self, request, **kwargs)
+    started = time.perf_counter()
+    try:
+        return _timed_send(self, request, **kwargs)
+    finally:
+        # Which service the time went to (ARM emulator, Azurite's queue or table port).
+        target = urlsplit(request.url).netloc
+        by_target[target] = by_target.get(target, 0.0) + time.perf_counter() - started
 
 
 def _call(self: QueueListener, trigger: Any) -> Any:
     _local.acc = acc = [0.0, 0.0]
+    by_target: dict[str, float] = {}
+    _local.by_target = by_target
     profile = cProfile.Profile() if _PROFILE else None
     started_at = time.time()
     started, cpu = time.perf_counter(), time.thread_time()
@@ -102,8 +114,10 @@ def _call(self: QueueListener, trigger: Any) -> Any:
             "cpu": time.thread_time() - cpu,
             "http": acc[0],
             "http_calls": int(acc[1]),
+            "http_send_by_target": by_target,
         }
         _local.acc = None
+        _local.by_target = None
         with _lock:
             _invocations.append(record)
             if profile is not None:
