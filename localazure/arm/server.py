@@ -8,7 +8,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.serving import BaseWSGIServer, make_server
 
 from localazure.arm.control import ScenarioControl
 from localazure.arm.identity import IDENTITY_PATH, IdentityApp
@@ -16,9 +16,10 @@ from localazure.arm.routes import ArmApp
 from localazure.arm.store import Store
 from localazure.certs import TestCertificates, make_certificates
 from localazure.processes import StartStop
+from localazure.serving import NoDelayHandler
 
 
-class _QuietHandler(WSGIRequestHandler):
+class _QuietHandler(NoDelayHandler):
     """Keeps test output clean; the call log records every request instead."""
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:

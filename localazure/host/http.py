@@ -19,6 +19,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request, Response
 
 from localazure.host.app import CoroutineRunner, HttpFunction
+from localazure.serving import NoDelayHandler
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -115,7 +116,7 @@ class HttpHost:
 
     def serve(self, host: str = "127.0.0.1", port: int = 0) -> int:
         """Start serving on a background thread; returns the bound port."""
-        self._server = make_server(host, port, self, threaded=True)
+        self._server = make_server(host, port, self, threaded=True, request_handler=NoDelayHandler)
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": 0.1},
