@@ -348,11 +348,14 @@ def target_lines(run: Run) -> list[str]:
         )
         if ratio < 100 and queue.invocations_per_request:
             mean_ms = queue.worker_seconds_per_request / queue.invocations_per_request * 1000
+            split = ", ".join(f"{name} {ms:.0f} ms" for name, ms in queue.http_split_ms.items())
             lines.append(
                 f"  Why: the queue design's invocations took {mean_ms:.0f} ms each on average "
                 f"here, of which own overhead is {_f(queue.overhead_p50_ms)} ms (p50); the rest "
                 "is waiting for the loopback stand-ins (the ARM emulator, which opens a TLS "
-                "connection per call, and Azurite), which share the 2 vCPUs with the burst. "
+                "connection per call, and Azurite), which share the 2 vCPUs with the burst"
+                + (f" (mean per invocation inside sends: {split})" if split else "")
+                + ". "
                 f"And the baseline's hold is shortened by the x{run.factor:g} scale of the "
                 "emulated durations (AKS create, window), which the queue design's cost is not."
             )

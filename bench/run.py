@@ -23,6 +23,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from azure.core.exceptions import ResourceNotFoundError
 from azure.data.tables import TableClient
@@ -81,6 +82,8 @@ class CellResult:
     wall_p50_ms: float | None = None
     http_p50_ms: float | None = None
     cpu_p50_ms: float | None = None
+    # Mean ms per invocation spent sending to each service ("ARM", "table", "queue").
+    http_split_ms: dict[str, float] = field(default_factory=dict)
     cell_seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
 
@@ -232,6 +235,22 @@ def _terminal_count(table: TableClient) -> int:
         return 0
 
 
+def _http_split(stack_: Stack, invocations: list[dict[str, Any]]) -> dict[str, float]:
+    """Mean ms per invocation inside sends to ARM, Azurite's table and queue, the MI endpoint."""
+    labels = {
+        urlsplit(stack_.arm.url).netloc: "ARM",
+        urlsplit(stack_.arm.env()["IDENTITY_ENDPOINT"]).netloc: "identity",
+        f"{stack_.azurite.host}:{stack_.azurite.port('table')}": "table",
+        f"{stack_.azurite.host}:{stack_.azurite.port('queue')}": "queue",
+    }
+    totals: dict[str, float] = defaultdict(float)
+    for invocation in invocations:
+        for netloc, seconds in invocation.get("http_send_by_target", {}).items():
+            totals[labels.get(netloc, netloc)] += seconds
+    count = max(len(invocations), 1)
+    return {label: seconds / count * 1000 for label, seconds in sorted(totals.items())}
+
+
 def run_queue(
     stack_: Stack,
     scenario: Scenario,
@@ -294,6 +313,7 @@ def run_queue(
     result.wall_p50_ms = _pct([i["wall"] * 1000 for i in provision], 0.5)
     result.http_p50_ms = _pct([i["http"] * 1000 for i in provision], 0.5)
     result.cpu_p50_ms = _pct([i["cpu"] * 1000 for i in provision], 0.5)
+    result.http_split_ms = _http_split(stack_, provision)
     result.peak_rss_mib = stats["peak_rss_kib"] / 1024
     if reset_arm:
         _arm_figures(result, stack_.arm)

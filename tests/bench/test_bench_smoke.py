@@ -54,6 +54,11 @@ def test_both_designs_produce_sane_figures(bench_stack: Stack, tmp_path: Path) -
     assert queue.invocations_per_request is not None and queue.invocations_per_request >= 3
     assert queue.overhead_p50_ms is not None and 0 < queue.overhead_p50_ms < 200
     assert all(i["http"] < i["wall"] for i in stats["invocations"])
+    # Every invocation reads its status (table), calls ARM and re-enqueues or writes (queue);
+    # the cold start fetches the one token (identity).
+    split = queue.http_split_ms
+    assert set(split) == {"ARM", "table", "queue", "identity"}, split
+    assert all(ms > 0 for ms in split.values())
 
     run = report.Run(
         command="smoke",
