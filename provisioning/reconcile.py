@@ -110,15 +110,15 @@ def _handle_request(delivery: Delivery, deps: Deps) -> None:
     if refused is not None:
         _reject(delivery, refused, request.request_id, deps, request)
         return
+    # Insert first: a new request (the common case) costs one table call, not a read and then
+    # an insert; a duplicate, redelivery or re-drive reads the record after the conflict.
+    stored = deps.status.insert(_new_record(request, delivery, deps, run=1))
+    if stored is not None:
+        _run_step(stored, request, delivery, deps)
+        return
     record = deps.status.get(request.request_id)
     if record is None:
-        stored = deps.status.insert(_new_record(request, delivery, deps, run=1))
-        if stored is not None:
-            _run_step(stored, request, delivery, deps)
-            return
-        record = deps.status.get(request.request_id)
-        if record is None:
-            raise RuntimeError(f"status record {request.request_id} vanished after a conflict")
+        raise RuntimeError(f"status record {request.request_id} vanished after a conflict")
     if record.fingerprint != request.fingerprint():
         _log(
             record,

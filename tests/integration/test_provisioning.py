@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 
 import pytest
+from azure.core.exceptions import ResourceNotFoundError
+from azure.data.tables import TableClient
 
 from localazure.arm import DEFAULT_SUBSCRIPTION, ArmEmulator
+from localazure.azurite import ACCOUNT_NAME, Azurite
 from localazure.host.process import LocalHostError
+from provisioning.status import ROW_KEY
+from tests.crash.tap import SeenRequest, Tap
 from tests.plugins.provisioner import Provisioner, sample_request, summary
 
 
@@ -27,6 +33,44 @@ def test_happy_path_is_one_invocation(provisioner: Provisioner) -> None:
     assert {k.lower(): v for k, v in aks_put.headers.items()}.get("if-none-match") == "*"
     # One invocation: no 5 s re-enqueue between the first GET and the AKS PUT.
     assert aks_put.time - calls[0].time < 3
+
+
+def test_a_new_request_is_inserted_without_a_read_first(
+    provisioner_factory: Callable[..., Provisioner], azurite: Azurite
+) -> None:
+    """The first table call for a new request is the insert; no GET comes before the commit."""
+    seen: list[tuple[str, str]] = []
+
+    def log(request: SeenRequest) -> None:
+        seen.append((request.method, request.path))
+
+    table_port = azurite.port("table")
+    tap = Tap(table_port, log)
+    try:
+        app = provisioner_factory(
+            AzureWebJobsStorage=azurite.connection_string.replace(
+                f":{table_port}/", f":{tap.port}/"
+            ),
+            CLUSTER_WATCH_DELAY_SECONDS="30",
+        )
+        app.start()
+        request = sample_request()
+        app.send(request)
+        table = TableClient.from_connection_string(
+            azurite.connection_string, app.settings["STATUS_TABLE_NAME"]
+        )
+        deadline = time.monotonic() + 30
+        phase = None
+        while phase != "creating_cluster" and time.monotonic() < deadline:
+            time.sleep(0.2)
+            with contextlib.suppress(ResourceNotFoundError):
+                phase = table.get_entity(request["request_id"], ROW_KEY)["phase"]
+    finally:
+        tap.close()
+    assert phase == "creating_cluster"
+    table_path = f"/{ACCOUNT_NAME}/{app.settings['STATUS_TABLE_NAME']}"
+    ours = [m for m, path in seen if path == table_path or request["request_id"] in path]
+    assert ours == ["POST", "PUT"], seen  # the insert, then the commit with If-Match
 
 
 def test_old_contract_three_checks_across_three_invocations(
