@@ -87,7 +87,7 @@ def _send(self: RequestsTransport, request: Any, **kwargs: Any) -> Any:
     try:
         return _timed_send(self, request, **kwargs)
     finally:
-        # Which service the time went to (ARM emulator, Azurite's queue or table port).
+        # Which service the time went to (ARM, identity endpoint, Azurite's queue or table).
         target = urlsplit(request.url).netloc
         by_target[target] = by_target.get(target, 0.0) + time.perf_counter() - started
 

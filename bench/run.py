@@ -82,7 +82,7 @@ class CellResult:
     wall_p50_ms: float | None = None
     http_p50_ms: float | None = None
     cpu_p50_ms: float | None = None
-    # Mean ms per invocation spent sending to each service ("ARM", "table", "queue").
+    # Mean ms per invocation spent sending to each service (ARM, table, queue, identity).
     http_split_ms: dict[str, float] = field(default_factory=dict)
     cell_seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
