@@ -12,7 +12,6 @@ import math
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -29,41 +28,13 @@ from azure.mgmt.resource.resources import ResourceManagementClient
 
 from provisioning.errors import ArmCallFailed, ErrorInfo
 from provisioning.settings import Settings
+from provisioning.views import ClusterView, CreateStarted, GroupView, OperationView
 
 CONTAINER_SERVICE = "Microsoft.ContainerService"
 # Azure's own retry would sleep for whatever Retry-After says; past this we hand the wait to the
 # queue instead, so no invocation sleeps for more than a few seconds.
 MAX_IN_PROCESS_RETRY_AFTER = 2.0
 T = TypeVar("T")
-
-
-@dataclass(frozen=True, slots=True)
-class GroupView:
-    exists: bool
-    state: str | None = None
-    tags: Mapping[str, str] = field(default_factory=dict)
-    id: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ClusterView:
-    id: str
-    state: str | None
-    tags: Mapping[str, str]
-
-
-@dataclass(frozen=True, slots=True)
-class CreateStarted:
-    cluster_id: str
-    operation_url: str | None
-    retry_after: float | None
-
-
-@dataclass(frozen=True, slots=True)
-class OperationView:
-    status: str
-    error: ErrorInfo | None
-    retry_after: float | None
 
 
 class BoundedRetryPolicy(core_policies.RetryPolicy):  # type: ignore[type-arg]

@@ -13,11 +13,11 @@ from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any
 
-from provisioning.arm import ClusterView, GroupView
 from provisioning.contract import ClusterRequest
 from provisioning.errors import ErrorInfo, TerminalError
 from provisioning.settings import Settings
 from provisioning.status import Phase, StatusRecord
+from provisioning.views import ClusterView, GroupView
 
 MANAGED_BY = "aks-provisioner"
 MAX_DELAY_SECONDS = 15 * 60

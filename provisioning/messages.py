@@ -37,6 +37,20 @@ class ChainMessage:
         return json.dumps(asdict(self), separators=(",", ":"))
 
 
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """A queue trigger's message as plain data: ``wire`` is its text exactly as it was queued."""
+
+    id: str
+    wire: bytes
+    dequeue_count: int
+
+    @property
+    def body(self) -> bytes:
+        """The decoded JSON bytes; raises InvalidRequest when the text is not base64."""
+        return decode_wire(self.wire)
+
+
 def decode_wire(wire: bytes) -> bytes:
     """The JSON bytes inside a message's text: the contract's base64 of UTF-8 JSON.
 

@@ -20,10 +20,9 @@ from provisioning.contract import (
     readable_request_id,
 )
 from provisioning.errors import ErrorInfo, InvalidRequest
-from provisioning.messages import ChainMessage, parse_chain_message
-from provisioning.reconcile import Delivery
+from provisioning.messages import ChainMessage, Delivery, parse_chain_message
+from provisioning.ports import PoisonArchive, StatusStore
 from provisioning.status import Phase, StatusRecord, iso, utc_now
-from provisioning.storage import PoisonArchive, StatusStore
 
 log = logging.getLogger("provisioning.poison")
 UNREADABLE = "_unreadable"

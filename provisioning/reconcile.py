@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from hashlib import sha256
 
-from provisioning.arm import Arm, GroupView
 from provisioning.contract import (
     ANY_NODE_COUNT,
     ClusterRequest,
@@ -45,29 +44,16 @@ from provisioning.errors import (
 )
 from provisioning.messages import (
     ChainMessage,
-    decode_wire,
+    Delivery,
     new_chain_token,
     parse_chain_message,
 )
+from provisioning.ports import Arm, Outbox, StatusStore
 from provisioning.settings import Settings
 from provisioning.status import Phase, StatusRecord
-from provisioning.storage import Outbox, StatusStore
+from provisioning.views import GroupView
 
 log = logging.getLogger("provisioning")
-
-
-@dataclass(frozen=True, slots=True)
-class Delivery:
-    """The trigger's message as plain data: ``wire`` is its text exactly as it was queued."""
-
-    id: str
-    wire: bytes
-    dequeue_count: int
-
-    @property
-    def body(self) -> bytes:
-        """The decoded JSON bytes; raises InvalidRequest when the text is not base64."""
-        return decode_wire(self.wire)
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,8 +6,9 @@ import logging
 
 import azure.functions as func
 
+from provisioning.messages import Delivery
 from provisioning.poison import handle_poison
-from provisioning.reconcile import Delivery, handle
+from provisioning.reconcile import handle
 from provisioning.runtime import get_runtime
 from provisioning.settings import get_settings
 from provisioning.status_api import status_answer

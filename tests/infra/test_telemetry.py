@@ -11,16 +11,15 @@ import logging
 import warnings
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Any, cast
 
 import pytest
 
-from provisioning.arm import Arm, CreateStarted, GroupView, OperationView
 from provisioning.errors import ErrorInfo
-from provisioning.reconcile import Delivery, Deps, handle
+from provisioning.messages import Delivery
+from provisioning.reconcile import handle
 from provisioning.settings import Settings
-from provisioning.status import StatusRecord
-from provisioning.storage import Outbox, StatusStore
+from provisioning.views import OperationView
+from tests.fakes import World
 from tests.infra import bicep
 
 pytest.importorskip("opentelemetry.sdk", reason="opentelemetry-sdk is a dev requirement (pinned)")
@@ -41,70 +40,6 @@ REQUEST = {
     "cluster": {"name": "aks-telemetry", "node_count": 1, "vm_size": "Standard_D4s_v5"},
 }
 FIELDS = ("request_id", "phase", "attempt", "outcome")
-
-
-class _Statuses:
-    """The status table in memory, with ETags."""
-
-    def __init__(self) -> None:
-        self.records: dict[str, StatusRecord] = {}
-        self._etag = 0
-
-    def _stored(self, record: StatusRecord) -> StatusRecord:
-        self._etag += 1
-        stored = record.with_changes(etag=str(self._etag))
-        self.records[record.request_id] = stored
-        return stored
-
-    def get(self, request_id: str) -> StatusRecord | None:
-        return self.records.get(request_id)
-
-    def insert(self, record: StatusRecord) -> StatusRecord | None:
-        return None if record.request_id in self.records else self._stored(record)
-
-    def replace(self, record: StatusRecord) -> StatusRecord | None:
-        current = self.records.get(record.request_id)
-        if current is None or current.etag != record.etag:
-            return None
-        return self._stored(record)
-
-
-class _Outbox:
-    def __init__(self) -> None:
-        self.chain: list[tuple[str, int]] = []
-        self.poison: list[bytes] = []
-
-    def send_chain(self, message: Any, delay_seconds: int) -> None:
-        self.chain.append((message.to_json(), delay_seconds))
-
-    def send_poison(self, body: bytes) -> None:
-        self.poison.append(body)
-
-
-class _Arm:
-    """ARM as one request sees it: the group appears, the AKS create starts, then fails."""
-
-    def __init__(self) -> None:
-        self.group_id: str | None = None
-
-    def get_group(self, subscription_id: str, name: str) -> GroupView:
-        if self.group_id is None:
-            return GroupView(exists=False)
-        return GroupView(exists=True, state="Succeeded", id=self.group_id)
-
-    def create_group(self, subscription_id: str, name: str, *args: Any, **kwargs: Any) -> GroupView:
-        self.group_id = f"/subscriptions/{subscription_id}/resourceGroups/{name}"
-        return GroupView(exists=True, state="Succeeded", id=self.group_id)
-
-    def start_cluster_create(
-        self, subscription_id: str, group: str, name: str, *args: Any, **kwargs: Any
-    ) -> CreateStarted:
-        cluster = f"{self.group_id}/providers/Microsoft.ContainerService/managedClusters/{name}"
-        operation = f"https://management.azure.com/subscriptions/{subscription_id}/providers/Microsoft.ContainerService/locations/westeurope/operations/op1"
-        return CreateStarted(cluster_id=cluster, operation_url=operation, retry_after=None)
-
-    def get_operation(self, subscription_id: str, url: str) -> OperationView:
-        return OperationView("Failed", ErrorInfo("QuotaExceeded", "no cores left"), None)
 
 
 def _deployed_logger_name() -> str:
@@ -137,29 +72,27 @@ def exporter() -> Iterator[InMemoryLogRecordExporter]:
         provider.shutdown()
 
 
-def _deps(outbox: _Outbox) -> Deps:
-    return Deps(
+def _world() -> World:
+    """ARM as one request sees it: the group appears, the AKS create starts, then fails."""
+    world = World(
         settings=Settings(allowed_subscriptions=frozenset({SUBSCRIPTION})),
-        arm=cast(Arm, _Arm()),
-        status=cast(StatusStore, _Statuses()),
-        outbox=cast(Outbox, outbox),
-        clock=lambda: datetime(2026, 1, 1, tzinfo=UTC),
-        jitter=lambda: 0.0,
+        now=datetime(2026, 1, 1, tzinfo=UTC),
     )
+    world.arm.operation = OperationView("Failed", ErrorInfo("QuotaExceeded", "no cores left"), None)
+    return world
 
 
 def test_one_requests_log_records_carry_its_fields(
     exporter: InMemoryLogRecordExporter,
 ) -> None:
     """Each record of one request (accepted, then failed) has its fields as OTel attributes."""
-    outbox = _Outbox()
-    deps = _deps(outbox)
+    world = _world()
     # Bodies arrive as base64 of UTF-8 JSON, the request's and the chain's alike.
     body = base64.b64encode(json.dumps(REQUEST).encode())
-    handle(Delivery("m1", body, 1), deps)
-    assert len(outbox.chain) == 1, "the first step should hand over to a chain message"
-    handle(Delivery("m2", base64.b64encode(outbox.chain[0][0].encode()), 1), deps)
-    assert outbox.poison, "the failed create should end in the poison queue"
+    handle(Delivery("m1", body, 1), world.deps)
+    assert len(world.outbox.chained) == 1, "the first step should hand over to a chain message"
+    handle(world.outbox.chain_delivery(0, "m2"), world.deps)
+    assert world.outbox.poisoned, "the failed create should end in the poison queue"
 
     records = [data.log_record for data in exporter.get_finished_logs()]
     ours = [r for r in records if (r.attributes or {}).get("request_id") == REQUEST_ID]

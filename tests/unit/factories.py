@@ -9,10 +9,10 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from provisioning.arm import GroupView
 from provisioning.contract import ClusterRequest, ClusterSpec
 from provisioning.settings import Settings
 from provisioning.status import Phase, StatusRecord
+from provisioning.views import GroupView
 
 REQUEST_ID = "0f8fad5b-d9cb-469f-a165-70867728950e"
 SUBSCRIPTION = "7d2a1e4c-3b5f-4c8e-9a1d-2f6b8c0e4a17"

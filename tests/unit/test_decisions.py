@@ -10,7 +10,6 @@ from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from provisioning.arm import GroupView
 from provisioning.decisions import (
     MAX_DELAY_SECONDS,
     Visibility,
@@ -28,6 +27,7 @@ from provisioning.decisions import (
 )
 from provisioning.errors import ErrorInfo
 from provisioning.status import Phase
+from provisioning.views import GroupView
 from tests.unit.factories import (
     CLUSTER_ID,
     GROUP_ID,

@@ -1,0 +1,71 @@
+"""The seams between the reconcile logic and Azure: what it needs from storage and from ARM.
+
+``storage.StatusStore``, ``storage.Outbox``, ``storage.PoisonArchive`` and ``arm.Arm`` are the
+real implementations; ``tests/fakes.py`` holds honest in-memory ones. The handlers are typed
+with these Protocols, so neither they nor their tests import an SDK.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from provisioning.messages import ChainMessage
+from provisioning.status import StatusRecord
+from provisioning.views import ClusterView, CreateStarted, GroupView, OperationView
+
+
+class StatusStore(Protocol):
+    """Status records under ETag conditions: of two writers from the same read, one wins."""
+
+    def get(self, request_id: str) -> StatusRecord | None: ...
+
+    def insert(self, record: StatusRecord) -> StatusRecord | None:
+        """The record as stored (with its ETag), or None when one for that request exists."""
+        ...
+
+    def replace(self, record: StatusRecord) -> StatusRecord | None:
+        """The record as stored, or None when ``record.etag`` is no longer the stored one."""
+        ...
+
+
+class Outbox(Protocol):
+    """The queues the function writes to: its next chain message, and bodies it gives up on."""
+
+    def send_chain(self, message: ChainMessage, delay_seconds: int) -> None: ...
+
+    def send_poison(self, wire: bytes) -> None: ...
+
+
+class PoisonArchive(Protocol):
+    """Where every poisoned body is kept (an upsert: the same row twice stays one row)."""
+
+    def put(self, entity: dict[str, Any]) -> None: ...
+
+
+class Arm(Protocol):
+    """The few ARM calls a reconcile step makes; every ARM error raises ``ArmCallFailed``."""
+
+    def get_group(self, subscription_id: str, name: str) -> GroupView: ...
+
+    def create_group(
+        self, subscription_id: str, name: str, location: str, tags: Mapping[str, str]
+    ) -> GroupView: ...
+
+    def register_provider(self, subscription_id: str) -> None: ...
+
+    def start_cluster_create(
+        self,
+        subscription_id: str,
+        resource_group: str,
+        name: str,
+        body: dict[str, Any],
+        *,
+        create_only: bool,
+    ) -> CreateStarted: ...
+
+    def get_cluster(
+        self, subscription_id: str, resource_group: str, name: str
+    ) -> ClusterView | None: ...
+
+    def get_operation(self, subscription_id: str, url: str) -> OperationView: ...
