@@ -8,7 +8,7 @@ of the next chain message (None when the request has ended).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any
@@ -139,7 +139,7 @@ def after_transient(
         )
         return fail(record, error)
     delay = transient_delay(failures, retry_after, jitter)
-    changed = record.with_changes(transient_failures=failures)
+    changed = replace(record, transient_failures=failures)
     return Next(
         changed,
         delay,
@@ -149,7 +149,7 @@ def after_transient(
 
 
 def fail(record: StatusRecord, error: ErrorInfo) -> Next:
-    return Next(record.with_changes(phase=Phase.FAILED, error=error), None, f"failed: {error.code}")
+    return Next(replace(record, phase=Phase.FAILED, error=error), None, f"failed: {error.code}")
 
 
 def after_check(
@@ -172,7 +172,7 @@ def after_check(
                 ),
             )
         # Once the deletion ends the group is gone: the next step creates it anew.
-        changed = record.with_changes(deleting_since=since, rg_created=False)
+        changed = replace(record, deleting_since=since, rg_created=False)
         delay = settings.rg_deleting_delay_seconds
         return Next(
             changed,
@@ -189,7 +189,7 @@ def after_check(
             ),
         )
     delay = settings.rg_visibility_delay_seconds
-    changed = record.with_changes(attempt=record.attempt + 1, deleting_since=None)
+    changed = replace(record, attempt=record.attempt + 1, deleting_since=None)
     return Next(
         changed,
         delay,
@@ -210,7 +210,8 @@ def back_to_visibility(record: StatusRecord, settings: Settings, reason: str) ->
                 f"{settings.aks_rg_not_found_retries} re-checks: {reason}",
             ),
         )
-    changed = record.with_changes(
+    changed = replace(
+        record,
         phase=Phase.ENSURING_RESOURCE_GROUP,
         attempt=1,
         aks_rg_not_found=retries,
@@ -235,7 +236,8 @@ def cluster_started(
     settings: Settings,
 ) -> Next:
     delay = _capped_seconds(max(settings.cluster_watch_delay_seconds, retry_after or 0.0))
-    changed = record.with_changes(
+    changed = replace(
+        record,
         phase=Phase.CREATING_CLUSTER,
         cluster_id=cluster_id or record.cluster_id,
         operation_url=operation_url,
@@ -255,9 +257,7 @@ def after_watch(
     """What one look at the AKS create means: done, failed, recover, time out, or look again."""
     state = status.lower()
     if state == "succeeded":
-        return Next(
-            record.with_changes(phase=Phase.SUCCEEDED, error=None), None, "cluster succeeded"
-        )
+        return Next(replace(record, phase=Phase.SUCCEEDED, error=None), None, "cluster succeeded")
     if state in ("failed", "canceled"):
         error = error or ErrorInfo("ClusterCreateFailed", f"the AKS create ended {status}")
         if error.code == "ResourceGroupNotFound":

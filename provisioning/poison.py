@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
-from hashlib import sha256
+from dataclasses import dataclass, replace
 from typing import Any
 
 from provisioning.contract import (
@@ -22,15 +21,17 @@ from provisioning.contract import (
 from provisioning.errors import ErrorInfo, InvalidRequest
 from provisioning.messages import ChainMessage, Delivery, parse_chain_message
 from provisioning.ports import PoisonArchive, StatusStore
-from provisioning.status import Phase, StatusRecord, iso, utc_now
+from provisioning.status import Phase, StatusRecord, iso, utc_now, wire_fingerprint
 
 log = logging.getLogger("provisioning.poison")
 UNREADABLE = "_unreadable"
 # Table properties hold at most 64 KiB; a queue message's text can reach that, so it is split.
 WIRE_CHUNK = 60_000
-HOST_GAVE_UP = (
+# The one error of a message the host gave up on (and of the run it ends).
+HOST_GAVE_UP = ErrorInfo(
+    "PoisonMessage",
     "the Functions host gave up on the message after maxDequeueCount deliveries (the function "
-    "crashed or raised each time)"
+    "crashed or raised each time)",
 )
 
 
@@ -54,7 +55,7 @@ def handle_poison(
     archive.put(
         {
             "PartitionKey": request_id or UNREADABLE,
-            "RowKey": f"{record.run if record else 0:04d}-{sha256(delivery.wire).hexdigest()[:32]}",
+            "RowKey": f"{record.run if record else 0:04d}-{wire_fingerprint(delivery.wire)[:32]}",
             **wire_properties(delivery.wire),
             "reason": reason.code + ": " + reason.message[:4000],
             "queue": queue_name,
@@ -117,7 +118,7 @@ def _chain(body: bytes) -> ChainMessage | None:
 
 def _reason(reading: _Reading, record: StatusRecord | None, wire: bytes) -> ErrorInfo:
     """Why this message ended here, as the operator will read it in the archive."""
-    rejected = record is not None and record.fingerprint == sha256(wire).hexdigest()
+    rejected = record is not None and record.fingerprint == wire_fingerprint(wire)
     if rejected and record is not None and record.error is not None:
         return record.error  # the failed record the function wrote when it rejected this text
     if reading.problem is not None:
@@ -133,7 +134,7 @@ def _reason(reading: _Reading, record: StatusRecord | None, wire: bytes) -> Erro
     failed = record is not None and record.phase is Phase.FAILED and record.error is not None
     if failed and record is not None and record.error is not None and _belongs(reading, record):
         return record.error
-    return ErrorInfo("PoisonMessage", HOST_GAVE_UP)
+    return HOST_GAVE_UP
 
 
 def _belongs(reading: _Reading, record: StatusRecord) -> bool:
@@ -145,15 +146,12 @@ def _belongs(reading: _Reading, record: StatusRecord) -> bool:
     return False
 
 
-def _poison_error() -> ErrorInfo:
-    return ErrorInfo("PoisonMessage", HOST_GAVE_UP)
-
-
 def _mark_failed(record: StatusRecord, delivery: Delivery, status: StatusStore) -> None:
     for _ in range(3):  # lost ETag races: re-read, and stop once someone else ended the run
-        changed = record.with_changes(
+        changed = replace(
+            record,
             phase=Phase.FAILED,
-            error=_poison_error(),
+            error=HOST_GAVE_UP,
             step=record.step + 1,
             advanced_by=delivery.id,
             next_delay=None,
@@ -169,5 +167,8 @@ def _mark_failed(record: StatusRecord, delivery: Delivery, status: StatusStore) 
 
 
 def _insert_failed(request: ClusterRequest, delivery: Delivery, status: StatusStore) -> None:
-    record = StatusRecord.accepted(request, advanced_by=delivery.id, now=utc_now())
-    status.insert(record.with_changes(phase=Phase.FAILED, error=_poison_error()))
+    status.insert(
+        StatusRecord.rejected(
+            request, HOST_GAVE_UP, wire=delivery.wire, advanced_by=delivery.id, now=utc_now()
+        )
+    )

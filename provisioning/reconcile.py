@@ -11,9 +11,8 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
-from hashlib import sha256
 
 from provisioning.contract import (
     ANY_NODE_COUNT,
@@ -124,7 +123,8 @@ def _handle_request(delivery: Delivery, deps: Deps) -> None:
     if record.phase is Phase.FAILED:
         fresh = _new_record(request, delivery, deps, run=record.run + 1)
         redriven = deps.status.replace(
-            fresh.with_changes(
+            replace(
+                fresh,
                 created_at=record.created_at,
                 etag=record.etag,
                 resource_group_id=record.resource_group_id,
@@ -200,14 +200,14 @@ def _ensure_group(record: StatusRecord, request: ClusterRequest, deps: Deps, now
                 raise
             group = GroupView(exists=True, state="Deleting")
         else:
-            record = record.with_changes(rg_created=True, resource_group_id=created.id)
+            record = replace(record, rg_created=True, resource_group_id=created.id)
             group = arm.get_group(sub, name)  # the one visibility check of this step
     elif group.exists and not record.rg_created:
         refused = ownership_error(group, deps.settings)
         if refused is not None:
             raise refused
     if group.id:
-        record = record.with_changes(resource_group_id=group.id)
+        record = replace(record, resource_group_id=group.id)
     waiting = after_check(record, group, now, deps.settings)
     if waiting is not None:
         return waiting
@@ -235,7 +235,7 @@ def _start_cluster(
             arm.register_provider(record.subscription_id)
             delay = settings.provider_registration_delay_seconds
             return Next(
-                record.with_changes(registration_requested=True),
+                replace(record, registration_requested=True),
                 delay,
                 "Microsoft.ContainerService is not registered; registration requested, "
                 f"trying again in {delay} s",
@@ -303,7 +303,8 @@ def _watch(record: StatusRecord, deps: Deps, now: datetime) -> Next:
 def _commit(
     old: StatusRecord, outcome: Next, delivery: Delivery, deps: Deps, now: datetime
 ) -> None:
-    record = outcome.record.with_changes(
+    record = replace(
+        outcome.record,
         step=old.step + 1,
         advanced_by=delivery.id,
         next_delay=outcome.delay,
@@ -350,26 +351,16 @@ def _reject(
     same payload again once the settings allow it is a re-drive, not a RequestIdConflict.
     """
     info = error.info
-    if request is not None:
-        accepted = StatusRecord.accepted(request, advanced_by=delivery.id, now=deps.clock())
-        deps.status.insert(accepted.with_changes(phase=Phase.FAILED, error=info))
-    elif request_id:
-        now = deps.clock()
+    subject = request or request_id
+    if subject:
         deps.status.insert(
-            StatusRecord(
-                request_id=request_id,
-                phase=Phase.FAILED,
-                subscription_id="",
-                resource_group="",
-                cluster_name="",
-                location="",
-                fingerprint=sha256(delivery.wire).hexdigest(),
-                request_json="",
-                created_at=now,
-                updated_at=now,
+            StatusRecord.rejected(
+                subject,
+                info,
+                wire=delivery.wire,
                 advanced_by=delivery.id,
+                now=deps.clock(),
                 max_attempts=deps.settings.rg_visibility_attempts,
-                error=info,
             )
         )
     log.error(

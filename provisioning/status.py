@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
+from hashlib import sha256
 from typing import Any
 
 from provisioning.contract import ClusterRequest
@@ -36,6 +37,11 @@ def utc_now() -> datetime:
 
 def iso(moment: datetime | None) -> str | None:
     return None if moment is None else moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def wire_fingerprint(wire: bytes) -> str:
+    """What identifies a message that is no valid request: SHA-256 (hex) of its queued text."""
+    return sha256(wire).hexdigest()
 
 
 def _parse_time(text: Any) -> datetime | None:
@@ -104,6 +110,44 @@ class StatusRecord:
             max_attempts=max_attempts,
         )
 
+    @classmethod
+    def rejected(
+        cls,
+        subject: ClusterRequest | str,
+        error: ErrorInfo,
+        *,
+        wire: bytes,
+        advanced_by: str,
+        now: datetime,
+        max_attempts: int = 12,
+    ) -> StatusRecord:
+        """A request that failed on arrival: the one builder of that record.
+
+        A valid ``ClusterRequest`` keeps its accepted payload and fingerprint, so that sending
+        it again once allowed is a re-drive, not a RequestIdConflict. A bare request id (the
+        message was unreadable as a request) keeps the fingerprint of the text it came as.
+        """
+        if isinstance(subject, ClusterRequest):
+            accepted = cls.accepted(
+                subject, advanced_by=advanced_by, now=now, max_attempts=max_attempts
+            )
+            return replace(accepted, phase=Phase.FAILED, error=error)
+        return cls(
+            request_id=subject,
+            phase=Phase.FAILED,
+            subscription_id="",
+            resource_group="",
+            cluster_name="",
+            location="",
+            fingerprint=wire_fingerprint(wire),
+            request_json="",
+            created_at=now,
+            updated_at=now,
+            advanced_by=advanced_by,
+            max_attempts=max_attempts,
+            error=error,
+        )
+
     def to_entity(self) -> dict[str, Any]:
         entity: dict[str, Any] = {"PartitionKey": self.request_id, "RowKey": ROW_KEY}
         for name in self.__dataclass_fields__:
@@ -136,9 +180,6 @@ class StatusRecord:
             if name in fields:
                 fields[name] = int(fields[name])
         return cls(**fields)
-
-    def with_changes(self, **changes: Any) -> StatusRecord:
-        return replace(self, **changes)
 
     def to_api(self) -> dict[str, Any]:
         """What the status endpoint answers: stable field names the SPA depends on."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from azure.core import MatchConditions
@@ -131,7 +131,7 @@ class StatusStore:
             meta = self._table.create_entity(record.to_entity())
         except ResourceExistsError:
             return None
-        return record.with_changes(etag=meta.get("etag"))
+        return replace(record, etag=meta.get("etag"))
 
     def replace(self, record: StatusRecord) -> StatusRecord | None:
         """The record as stored, or None when someone else wrote it since ``record`` was read."""
@@ -144,7 +144,7 @@ class StatusStore:
             )
         except (ResourceModifiedError, ResourceNotFoundError):
             return None
-        return record.with_changes(etag=meta.get("etag"))
+        return replace(record, etag=meta.get("etag"))
 
 
 class Outbox:

@@ -6,6 +6,7 @@ Everything here is pure: fixed datetimes, no clock, no environment, no I/O.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -69,7 +70,7 @@ def make_record(**changes: Any) -> StatusRecord:
         created_at=T0,
         updated_at=T0,
     )
-    return record.with_changes(**changes)
+    return replace(record, **changes)
 
 
 def group(

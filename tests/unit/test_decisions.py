@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -409,7 +410,7 @@ def test_aks_group_not_found_retries_are_bounded(retries: int) -> None:
     for _ in range(retries):
         outcome = back_to_visibility(record, settings, "not found")
         assert outcome.delay is not None
-        record = outcome.record.with_changes(phase=Phase.CREATING_CLUSTER)
+        record = replace(outcome.record, phase=Phase.CREATING_CLUSTER)
     final = back_to_visibility(record, settings, "still not found")
     assert final.delay is None
     assert final.record.phase is Phase.FAILED

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -200,7 +201,7 @@ FULL = make_record(
     [
         make_record(),
         FULL,
-        FULL.with_changes(phase=Phase.FAILED, next_delay=None, error=ErrorInfo("X", "y")),
+        replace(FULL, phase=Phase.FAILED, next_delay=None, error=ErrorInfo("X", "y")),
         make_record(phase=Phase.SUCCEEDED, chain="", advanced_by=""),
     ],
     ids=["fresh", "full", "failed", "succeeded"],
@@ -209,7 +210,7 @@ def test_status_record_entity_round_trips(record: StatusRecord) -> None:
     """``from_entity(to_entity())`` returns an equal record (whole-second UTC times)."""
     etag = 'W/"1"'
     restored = StatusRecord.from_entity(record.to_entity(), etag)
-    assert restored == record.with_changes(etag=etag)
+    assert restored == replace(record, etag=etag)
 
 
 def test_entity_keys_and_encodings() -> None:
