@@ -3,6 +3,7 @@
 pytest_plugins: list[str] = [
     "tests.plugins.certs",
     "tests.plugins.arm",
+    "tests.plugins.entra",
     "tests.plugins.storage",
     "tests.plugins.host",
     "tests.plugins.provisioner",
