@@ -7,6 +7,7 @@ import ctypes
 import os
 import signal
 import sys
+import threading
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -42,3 +43,16 @@ class StartStop:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def serve_until_stopped(standin: StartStop) -> None:
+    """Block until SIGTERM or Ctrl-C, then stop ``standin`` (the stand-ins' command lines)."""
+    sys.stdout.flush()
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    try:
+        stopped.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        standin.stop()

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import argparse
 import shlex
-import signal
 import sys
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 
 from localazure.arm.server import ArmEmulator
 from localazure.arm.store import DEFAULT_SUBSCRIPTION
+from localazure.processes import serve_until_stopped
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -119,13 +118,5 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(
         f"# admin: {emulator.url}/_admin/scenario | /_admin/calls | /_admin/reset", file=sys.stderr
     )
-    sys.stdout.flush()
-    stopped = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
-    try:
-        stopped.wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        emulator.stop()
+    serve_until_stopped(emulator)
     return 0

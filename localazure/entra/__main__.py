@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import argparse
 import shlex
-import signal
 import sys
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 
 from localazure.certs import make_certificates
 from localazure.entra.mint import app_principal, user_principal
 from localazure.entra.server import EntraStandIn
+from localazure.processes import serve_until_stopped
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -39,15 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name in args.app:
         token = standin.token(app_principal(name), roles=args.role)
         print(f"# token for app {name}:\n{token}", file=sys.stderr)
-    sys.stdout.flush()
-    stopped = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
-    try:
-        stopped.wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        standin.stop()
+    serve_until_stopped(standin)
     return 0
 
 
