@@ -8,6 +8,10 @@ param resourceToken string
 param environmentName string
 param identityName string
 param alertEmailAddress string
+param failureRateThresholdPercent int
+param failureRateMinimumRequests int
+// The deployer's object id (azd's principalId); empty: no assignment.
+param deployerPrincipalId string
 param maximumInstanceCount int
 param instanceMemoryMB int
 
@@ -40,6 +44,7 @@ var storageBlobDataOwner = 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
 var storageQueueDataContributor = '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
 var storageTableDataContributor = '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
 var monitoringMetricsPublisher = '3913510d-42f4-4e42-8a64-420c390055eb'
+var storageQueueDataMessageSender = 'c6a89b2d-59bc-44d0-9896-0f6e12d7b80a'
 
 // ---------------------------------------------------------------- identity
 
@@ -187,7 +192,8 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = { // checkov:skip=CKV_AZ
   // checkov:skip=CKV_AZURE_213: health check probes an HTTP path to rotate instances out of a load balancer; work arrives by queue, and a probe would keep a scale-to-zero app awake
   name: functionAppName
   location: location
-  tags: tags
+  // azd deploys the service "api" of azure.yaml to the resource carrying this tag.
+  tags: union(tags, { 'azd-service-name': 'api' })
   kind: 'functionapp,linux'
   // Created after the role assignments, so the host's first start finds its storage roles granted.
   dependsOn: [
@@ -254,7 +260,7 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = { // checkov:skip=CKV_AZ
         }
         // The Python worker exports its own logs through OpenTelemetry, so each record's extra
         // fields (request_id, phase, attempt, outcome, error_code) become customDimensions; the host
-        // stays in its default telemetry mode (README, "Deploy to Azure", gives the reasons).
+        // stays in its default telemetry mode (docs/monitoring.md gives the reasons).
         {
           name: 'PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY'
           value: 'true'
@@ -427,7 +433,19 @@ resource metricsPublisher 'Microsoft.Authorization/roleAssignments@2022-04-01' =
   }
 }
 
-// ---------------------------------------------------------------- poison-arrival alert
+// The deployer may send requests, on the request queue only, to try the app (README, "Try it in
+// Azure"). No principalType: the same template serves a user (azd up) and CI's service principal.
+resource deployerQueueSender 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(deployerPrincipalId)) {
+  scope: requestQueue
+  name: guid(requestQueue.id, deployerPrincipalId, storageQueueDataMessageSender)
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', storageQueueDataMessageSender)
+    principalId: deployerPrincipalId
+    description: 'The deployer (azd principalId): send a first request.'
+  }
+}
+
+// ---------------------------------------------------------------- alerts and workbook
 
 resource alertGroup 'Microsoft.Insights/actionGroups@2023-01-01' = if (!empty(alertEmailAddress)) {
   name: 'ag-${environmentName}-${resourceToken}'
@@ -502,3 +520,5 @@ output identityClientId string = identity.properties.clientId
 output functionAppName string = functionApp.name
 output functionAppId string = functionApp.id
 output storageAccountName string = storage.name
+output functionAppHostName string = functionApp.properties.defaultHostName
+output appInsightsName string = appInsights.name

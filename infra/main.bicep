@@ -1,8 +1,10 @@
 // Entry point (subscription scope): the app's resource group, the provisioner's custom role at
 // subscription scope, and everything else through app.bicep (resource-group scope).
 //
+//   azd up    (azure.yaml; azd fills environmentName, location and principalId)
 //   az deployment sub create --location <region> --template-file infra/main.bicep \
-//     --parameters @infra/main.parameters.json --parameters environmentName=<name>
+//     --parameters @infra/main.parameters.json --parameters environmentName=<name> ...
+//     (docs/deploy.md, "Deploy the infrastructure without azd")
 //
 // Raw resource types only: no registry modules, so the offline checks (tree-sitter-bicep and
 // checkov) see every resource. No .bicepparam: no offline tool parses it.
@@ -17,11 +19,24 @@ param environmentName string
 @description('Region of the resource group and of every resource in it (a region with Flex Consumption).')
 param location string
 
+@description('Object id of whoever deploys (azd passes the signed-in principal): gets Storage Queue Data Message Sender on the request queue to send a first request. Empty skips it.')
+param principalId string = ''
+
 @description('Name of the app\'s resource group; empty means rg-<environmentName>.')
 param resourceGroupName string = ''
 
-@description('Email address for the poison-arrival alert; empty deploys the alert without a notification.')
+@description('Email address for the alerts; empty deploys them without a notification.')
 param alertEmailAddress string = ''
+
+@minValue(1)
+@maxValue(100)
+@description('Failure-rate alert: percentage of the requests that ended in the last hour which failed, above which it fires.')
+param failureRateThresholdPercent int = 20
+
+@minValue(1)
+@maxValue(1000)
+@description('Failure-rate alert: fewest requests ended in the hour for the rate to count (a single failure is not a rate).')
+param failureRateMinimumRequests int = 5
 
 @minValue(40)
 @maxValue(1000)
@@ -121,6 +136,8 @@ var identityName = 'id-${environmentName}-${resourceToken}'
 var tags = {
   'app': 'aks-provisioner'
   'environment': environmentName
+  // azd finds the environment's resource group by this tag.
+  'azd-env-name': environmentName
 }
 
 resource appGroup 'Microsoft.Resources/resourceGroups@2024-03-01' = {
@@ -131,7 +148,7 @@ resource appGroup 'Microsoft.Resources/resourceGroups@2024-03-01' = {
 
 // The provisioner's only rights outside its own group: create and read resource groups (a
 // subscription-level action, hence subscription scope), create and read AKS clusters, and poll
-// AKS's long-running operations. Nothing broader; the README ("Deploy to Azure") says what this still allows.
+// AKS's long-running operations. Nothing broader; docs/deploy.md ("Roles") says what this still allows.
 resource provisionerRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
   name: guid(subscription().id, 'aks-provisioner', environmentName)
   properties: {
@@ -169,6 +186,9 @@ module app 'app.bicep' = {
     environmentName: environmentName
     identityName: identityName
     alertEmailAddress: alertEmailAddress
+    failureRateThresholdPercent: failureRateThresholdPercent
+    failureRateMinimumRequests: failureRateMinimumRequests
+    deployerPrincipalId: principalId
     maximumInstanceCount: maximumInstanceCount
     instanceMemoryMB: instanceMemoryMB
     provisioningQueueName: provisioningQueueName
@@ -204,10 +224,16 @@ resource provisionerRoleAssignment 'Microsoft.Authorization/roleAssignments@2022
   }
 }
 
+// azd stores every output in the environment (`azd env get-values`); the README and the hooks
+// in azure.yaml read them by these names.
 output AZURE_LOCATION string = location
-output RESOURCE_GROUP string = appGroup.name
-output FUNCTION_APP_NAME string = app.outputs.functionAppName
-output FUNCTION_APP_ID string = app.outputs.functionAppId
-output STORAGE_ACCOUNT_NAME string = app.outputs.storageAccountName
-output IDENTITY_CLIENT_ID string = app.outputs.identityClientId
-output PROVISIONER_ROLE_ID string = provisionerRole.id
+output AZURE_TENANT_ID string = tenant().tenantId
+output AZURE_RESOURCE_GROUP string = appGroup.name
+output AZURE_FUNCTION_APP_NAME string = app.outputs.functionAppName
+output AZURE_FUNCTION_APP_ID string = app.outputs.functionAppId
+output AZURE_FUNCTION_APP_HOSTNAME string = app.outputs.functionAppHostName
+output AZURE_STORAGE_ACCOUNT_NAME string = app.outputs.storageAccountName
+output AZURE_PROVISIONING_QUEUE_NAME string = provisioningQueueName
+output AZURE_IDENTITY_CLIENT_ID string = app.outputs.identityClientId
+output AZURE_APPLICATION_INSIGHTS_NAME string = app.outputs.appInsightsName
+output AZURE_PROVISIONER_ROLE_ID string = provisionerRole.id
