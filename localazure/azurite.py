@@ -30,10 +30,20 @@ import tempfile
 import threading
 import time
 import weakref
+from collections.abc import Sequence
 from pathlib import Path
+
+from azure.storage.queue import CorsRule, QueueServiceClient
 
 from localazure.certs import TestCertificates, make_certificates
 from localazure.processes import REPO_ROOT, StartStop, die_with_parent
+
+# What a browser needs to drop a message on a queue with a bearer token (the SPA's direct mode):
+# the same rule infra/ sets on the account's queue service.
+QUEUE_CORS_METHODS = ("POST",)
+QUEUE_CORS_ALLOWED_HEADERS = ("authorization", "content-type", "x-ms-*")
+QUEUE_CORS_EXPOSED_HEADERS = ("x-ms-*",)
+QUEUE_CORS_MAX_AGE = 3600
 
 ACCOUNT_NAME = "devstoreaccount1"
 # Azurite's well-known development account key (public, documented, not a secret).
@@ -265,6 +275,26 @@ class Azurite(StartStop):
     def ca_bundle(self) -> Path | None:
         """The CA that signed Azurite's HTTPS certificate (OAuth mode), else None."""
         return self.certs.ca_pem if self.oauth and self.certs is not None else None
+
+    def allow_queue_origins(self, origins: Sequence[str]) -> None:
+        """Set the queue service's CORS rule for ``origins`` through Set Queue Service
+        Properties, the API the deployment's Bicep rule ends up calling; Azurite honours it on
+        preflights and responses. An empty list removes every rule."""
+        verify: str | bool = str(self.ca_bundle) if self.ca_bundle else True
+        service = QueueServiceClient.from_connection_string(
+            self.connection_string, connection_verify=verify
+        )
+        rules = [
+            CorsRule(
+                list(origins),
+                list(QUEUE_CORS_METHODS),
+                allowed_headers=list(QUEUE_CORS_ALLOWED_HEADERS),
+                exposed_headers=list(QUEUE_CORS_EXPOSED_HEADERS),
+                max_age_in_seconds=QUEUE_CORS_MAX_AGE,
+            )
+        ]
+        with service:
+            service.set_service_properties(cors=rules if origins else [])
 
     @property
     def connection_string(self) -> str:

@@ -19,7 +19,13 @@ import sys
 import threading
 from pathlib import Path
 
-from localazure.host.config import READY_PREFIX, RECEIVE_INVISIBILITY_SECONDS, HostConfigError
+from localazure.host.config import (
+    READY_PREFIX,
+    RECEIVE_INVISIBILITY_SECONDS,
+    HostConfigError,
+    load_host_start_settings,
+)
+from localazure.host.cors import CorsPolicy
 from localazure.host.runtime import FunctionHost
 
 
@@ -62,6 +68,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=30.0,
         help="seconds to wait for running functions on SIGTERM",
     )
+    parser.add_argument(
+        "--cors",
+        default=None,
+        help="comma-separated allowed origins, as func start's --cors "
+        "(default: Host.CORS of local.settings.json)",
+    )
+    parser.add_argument(
+        "--cors-credentials",
+        action="store_true",
+        default=None,
+        help="allow credentials (default: Host.CORSCredentials of local.settings.json)",
+    )
     parser.add_argument("--log-level", default="INFO")
     return parser.parse_args(argv)
 
@@ -73,11 +91,17 @@ def main(argv: list[str] | None = None) -> int:
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     try:
+        defaults = load_host_start_settings(args.app_dir.resolve())
+        cors = CorsPolicy.parse(
+            defaults.cors if args.cors is None else args.cors,
+            defaults.cors_credentials if args.cors_credentials is None else args.cors_credentials,
+        )
         host = FunctionHost(
             args.app_dir,
             receive_invisibility_seconds=args.receive_invisibility_seconds,
             http_port=None if args.http_port < 0 else args.http_port,
             http_host=args.http_host,
+            cors=cors,
         ).start()
     except HostConfigError as exc:
         print(f"localazure.host error: {exc}", file=sys.stderr, flush=True)

@@ -212,20 +212,53 @@ def load_host_json(app_dir: Path) -> dict[str, Any]:
     return document
 
 
+def _local_settings(app_dir: Path) -> dict[str, Any]:
+    """The parsed ``local.settings.json`` of ``app_dir``; empty when there is none."""
+    path = app_dir / "local.settings.json"
+    if not path.exists():
+        return {}
+    try:
+        document = json.loads(path.read_text(encoding="utf-8-sig"))
+    except json.JSONDecodeError as exc:
+        raise HostConfigError(f"{path}: {exc}") from exc
+    return document if isinstance(document, dict) else {}
+
+
 def load_settings(app_dir: Path, environ: Mapping[str, str] | None = None) -> dict[str, str]:
     """``local.settings.json`` ``Values`` (optional) overlaid by the process environment."""
     settings: dict[str, str] = {}
-    path = app_dir / "local.settings.json"
-    if path.exists():
-        try:
-            document = json.loads(path.read_text(encoding="utf-8-sig"))
-        except json.JSONDecodeError as exc:
-            raise HostConfigError(f"{path}: {exc}") from exc
-        values = document.get("Values") if isinstance(document, dict) else None
-        if isinstance(values, dict):
-            settings.update({str(k): "" if v is None else str(v) for k, v in values.items()})
+    values = _local_settings(app_dir).get("Values")
+    if isinstance(values, dict):
+        settings.update({str(k): "" if v is None else str(v) for k, v in values.items()})
     settings.update(os.environ if environ is None else environ)
     return settings
+
+
+@dataclass(frozen=True, slots=True)
+class HostStartSettings:
+    """``local.settings.json``'s ``Host`` section: what ``func start`` reads besides Values."""
+
+    cors: str = ""
+    cors_credentials: bool = False
+
+
+def parse_host_start_settings(document: Mapping[str, Any]) -> HostStartSettings:
+    """``{"Host": {"CORS": "https://a,https://b", "CORSCredentials": true}}`` → settings."""
+    section = document.get("Host")
+    if not isinstance(section, Mapping):
+        return HostStartSettings()
+    host = _case_insensitive(section)
+    cors = host.get("cors") or ""
+    if not isinstance(cors, str):
+        raise HostConfigError(f"local.settings.json: Host.CORS must be a string, got {cors!r}")
+    credentials = host.get("corscredentials", False)
+    if isinstance(credentials, str):
+        credentials = credentials.strip().lower() == "true"
+    return HostStartSettings(cors=cors, cors_credentials=bool(credentials))
+
+
+def load_host_start_settings(app_dir: Path) -> HostStartSettings:
+    return parse_host_start_settings(_local_settings(app_dir))
 
 
 def resolve_binding_expression(value: str, settings: Mapping[str, str], what: str) -> str:

@@ -1,7 +1,9 @@
 """Serve the app's HTTP-triggered functions under ``/<routePrefix>/<route>`` (``/api/...``).
 
 As with ``func start``, auth levels are not enforced. A route that matches but whose methods
-exclude the request's method answers 404, as the host's routing does.
+exclude the request's method answers 404, as the host's routing does. With a CORS policy
+(``Host.CORS``/``--cors``), the host answers preflights itself and adds the CORS headers to
+function responses (see :mod:`localazure.host.cors`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request, Response
 
 from localazure.host.app import CoroutineRunner, HttpFunction
+from localazure.host.cors import CorsPolicy, is_preflight
 from localazure.serving import NoDelayHandler
 
 if TYPE_CHECKING:
@@ -36,8 +39,10 @@ class HttpHost:
         route_prefix: str,
         function_pool: Executor,
         runner: CoroutineRunner,
+        cors: CorsPolicy | None = None,
     ) -> None:
         self.functions = functions
+        self.cors = cors
         self.route_prefix = route_prefix.strip("/")
         self._pool = function_pool
         self._runner = runner
@@ -68,6 +73,18 @@ class HttpHost:
         return response(environ, start_response)
 
     def handle(self, request: Request) -> Response:
+        if self.cors is None:
+            return self._dispatch(request)
+        # EnvironHeaders spell names as Title-Case, the form the policy looks up.
+        headers = dict(request.headers.items())
+        if is_preflight(request.method, headers):
+            return Response(status=204, headers=self.cors.preflight(headers))
+        response = self._dispatch(request)
+        for name, value in self.cors.actual(headers):
+            response.headers.add(name, value)
+        return response
+
+    def _dispatch(self, request: Request) -> Response:
         if request.path.strip("/") == "":
             return Response("The local function host is running.\n", mimetype="text/plain")
         found = self.match(request.method, request.path)

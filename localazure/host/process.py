@@ -15,7 +15,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from localazure.host.config import READY_PREFIX, RECEIVE_INVISIBILITY_SECONDS
@@ -47,6 +47,7 @@ class LocalHost(StartStop):
         startup_timeout: float = 30.0,
         shutdown_timeout: float = 10.0,
         python: str = sys.executable,
+        cors: Sequence[str] = (),
     ) -> None:
         self.app_dir = Path(app_dir).resolve()
         self.settings = dict(settings or {})
@@ -56,6 +57,7 @@ class LocalHost(StartStop):
         self.startup_timeout = startup_timeout
         self.shutdown_timeout = shutdown_timeout
         self.python = python
+        self.cors = tuple(cors)
         self.http_port: int | None = None
         self.startup_seconds: float | None = None
         self._proc: subprocess.Popen[str] | None = None
@@ -78,6 +80,7 @@ class LocalHost(StartStop):
             str(port),
             "--receive-invisibility-seconds",
             str(self.receive_invisibility_seconds),
+            *(["--cors", ",".join(self.cors)] if self.cors else []),
             "--shutdown-timeout",
             str(self.shutdown_timeout),
         ]

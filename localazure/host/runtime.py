@@ -30,6 +30,7 @@ from localazure.host.config import (
     poison_queue_name,
     resolve_connection,
 )
+from localazure.host.cors import CorsPolicy
 from localazure.host.http import HttpHost
 from localazure.host.listener import Invocation, QueueListener
 
@@ -94,8 +95,10 @@ class FunctionHost:
         http_host: str = "127.0.0.1",
         processor_count: int = 1,
         on_invocation: Callable[[Invocation], None] | None = None,
+        cors: CorsPolicy | None = None,
     ) -> None:
         self.app_dir = Path(app_dir).resolve()
+        self.cors = cors
         self.settings = load_settings(self.app_dir) if settings is None else dict(settings)
         self.options: HostOptions = parse_host_json(
             load_host_json(self.app_dir), self.settings, processor_count
@@ -142,7 +145,11 @@ class FunctionHost:
             )
         if self.index.http_functions and self.http_port_requested is not None:
             self._http = HttpHost(
-                self.index.http_functions, self.options.http.route_prefix, self._pool, self._runner
+                self.index.http_functions,
+                self.options.http.route_prefix,
+                self._pool,
+                self._runner,
+                self.cors,
             )
             self.http_port = self._http.serve(self.http_host, self.http_port_requested)
         for listener in self.listeners:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from azure.core import MatchConditions
 from azure.core.credentials import AccessToken
 from azure.core.exceptions import (
@@ -225,3 +226,27 @@ def test_azurite_dies_with_a_killed_parent() -> None:
         parent.wait()
         if parent.stdout is not None:
             parent.stdout.close()
+
+
+def test_queue_cors_rules_are_set_through_service_properties(azurite: Azurite) -> None:
+    """The rule set by allow_queue_origins admits the SPA's preflight and refuses another origin."""
+    url = f"{azurite.queue_url}/some-queue/messages"
+    preflight = {
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization,x-ms-version",
+    }
+    azurite.allow_queue_origins(["http://localhost:5173"])
+    try:
+        allowed = requests.options(
+            url, headers={"Origin": "http://localhost:5173", **preflight}, timeout=5
+        )
+        refused = requests.options(
+            url, headers={"Origin": "http://127.0.0.1:5173", **preflight}, timeout=5
+        )
+    finally:
+        azurite.allow_queue_origins([])
+    assert allowed.status_code == 200, allowed.text
+    assert allowed.headers["Access-Control-Allow-Origin"] == "http://localhost:5173"
+    assert refused.status_code == 403
+    assert "Access-Control-Allow-Origin" not in refused.headers
+    assert "CorsPreflightFailure" in refused.text
