@@ -1,4 +1,4 @@
-"""``python -m provisioning submit FILE`` and ``python -m provisioning redrive REQUEST_ID``.
+"""``python -m provisioning submit FILE``, ``redrive REQUEST_ID`` and ``preflight``.
 
 Settings come from the environment, or from a ``local.settings.json`` given with ``--settings``.
 """
@@ -31,8 +31,13 @@ def main(argv: list[str] | None = None) -> int:
     send.add_argument("file")
     again = commands.add_parser("redrive", help="re-drive a failed request as a new run")
     again.add_argument("request_id", nargs="+")
+    commands.add_parser(
+        "preflight", help="read-only checks of a subscription and storage before the first request"
+    )
     args = parser.parse_args(argv)
     env = _env(args.settings)
+    if args.command == "preflight":
+        return _preflight(env)
     if args.command == "submit":
         text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text("utf-8")
         try:
@@ -44,6 +49,19 @@ def main(argv: list[str] | None = None) -> int:
     for request_id in args.request_id:
         print(redrive(request_id.lower(), env=env))
     return 0
+
+
+def _preflight(env: dict[str, str]) -> int:
+    # Imported here: submit and redrive need neither the ARM SDKs nor azure-identity's ARM side.
+    from provisioning.preflight import exit_code, render
+    from provisioning.preflight_probe import run_preflight
+
+    # As app settings are for the Functions host: the credential reads its settings
+    # (AZURE_CLIENT_ID, IDENTITY_ENDPOINT, ...) from the process environment.
+    os.environ.update(env)
+    checks = run_preflight(env)
+    print(render(checks))
+    return exit_code(checks)
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ from azure.mgmt.resource.resources import ResourceManagementClient
 
 from provisioning.errors import ArmCallFailed, ErrorInfo
 from provisioning.settings import Settings
-from provisioning.views import ClusterView, CreateStarted, GroupView, OperationView
+from provisioning.views import ClusterView, CreateStarted, GroupView, OperationView, ProviderView
 
 CONTAINER_SERVICE = "Microsoft.ContainerService"
 # Azure's own retry would sleep for whatever Retry-After says; past this we hand the wait to the
@@ -246,6 +246,30 @@ class Arm:
             info = ErrorInfo(code=str(error.get("code", "")), message=str(error.get("message", "")))
         headers = {k.lower(): v for k, v in response.headers.items()}
         return OperationView(str(body.get("status", "")), info, _retry_after(headers))
+
+    def provider(self, subscription_id: str) -> ProviderView:
+        """``Microsoft.ContainerService`` as the subscription sees it (read-only)."""
+        with _arm_errors():
+            provider = self._rm(subscription_id).providers.get(CONTAINER_SERVICE)
+        types = tuple(dict(t) for t in provider.get("resourceTypes") or ())
+        return ProviderView(provider.get("registrationState"), types)
+
+    def aks_api_version(self, subscription_id: str) -> str:
+        """The api-version the pinned AKS SDK sends (the generated client's configuration)."""
+        return str(self._aks(subscription_id)._config.api_version)
+
+    def read_list(self, subscription_id: str, path: str) -> list[dict[str, Any]]:
+        """GET an ARM list (``path`` with its query) through the app's pipeline, every page."""
+        items: list[dict[str, Any]] = []
+        url: str | None = path
+        with _arm_errors():
+            while url:
+                response = self._rm(subscription_id).send_request(HttpRequest("GET", url))
+                response.raise_for_status()
+                body = response.json()
+                items.extend(v for v in body.get("value") or () if isinstance(v, dict))
+                url = self.trusted_url(body.get("nextLink"))
+        return items
 
     def trusted_url(self, url: str | None) -> str | None:
         """``url`` if it is on our ARM endpoint over https, else None: never send it a token."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from provisioning.errors import ErrorInfo
 
@@ -39,3 +40,11 @@ class OperationView:
     status: str
     error: ErrorInfo | None
     retry_after: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderView:
+    """A resource provider as the subscription sees it: state and ``resourceTypes`` (wire keys)."""
+
+    registration_state: str | None
+    resource_types: tuple[dict[str, Any], ...]

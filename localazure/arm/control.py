@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from localazure.arm.permissions import permission_entry
 from localazure.arm.scenario import (
     AksLag,
     AksLagMode,
@@ -14,7 +15,15 @@ from localazure.arm.scenario import (
     Lag,
     Outcome,
 )
-from localazure.arm.store import DEFAULT_SUBSCRIPTION, Call, CallHook, Hook, Registration, Store
+from localazure.arm.store import (
+    DEFAULT_SUBSCRIPTION,
+    Call,
+    CallHook,
+    Hook,
+    Registration,
+    Store,
+    normalize_location,
+)
 
 # The setters the admin route may call by name.
 SCENARIO_SETTERS = (
@@ -26,6 +35,9 @@ SCENARIO_SETTERS = (
     "set_unregistered",
     "add_fault",
     "set_retry_after",
+    "set_permissions",
+    "set_vcpu_quota",
+    "restrict_vm_size",
 )
 
 
@@ -177,6 +189,35 @@ class ScenarioControl:
         0 leaves the header out so clients fall back to their own polling interval."""
         with self._store.lock:
             self._store.state.retry_after = max(int(seconds), 0)
+
+    def set_permissions(
+        self,
+        actions: list[str],
+        *,
+        not_actions: list[str] | None = None,
+        subscription: str = DEFAULT_SUBSCRIPTION,
+    ) -> None:
+        """What ``Microsoft.Authorization/permissions`` lists for the caller in
+        ``subscription``: one entry with these actions and notActions (default: the app's
+        custom role). Reporting only; denials still come from ``add_fault("forbidden")``."""
+        with self._store.lock:
+            self._store.state.permissions[subscription.lower()] = [
+                permission_entry(actions, not_actions or [])
+            ]
+
+    def set_vcpu_quota(self, location: str, family: str, *, limit: int, used: int = 0) -> None:
+        """The vCPU quota ``family`` (e.g. ``standardDSv5Family``, or ``cores`` for the
+        regional total) in ``location``: ``limit``, with ``used`` vCPUs held elsewhere. The
+        emulated clusters' nodes in the region count on top of ``used``."""
+        with self._store.lock:
+            region = self._store.state.quotas.setdefault(normalize_location(location), {})
+            region[family] = (int(limit), int(used))
+
+    def restrict_vm_size(self, location: str, vm_size: str) -> None:
+        """``vm_size`` is listed with a ``NotAvailableForSubscription`` restriction in
+        ``location`` by the resource SKUs API."""
+        with self._store.lock:
+            self._store.state.restricted_sizes.add((normalize_location(location), vm_size.lower()))
 
     def on_call(self, callback: CallHook, *, method: str = "*", path: str = ".*") -> None:
         """Call ``callback(call, peer_port, response_headers)`` for every request whose method

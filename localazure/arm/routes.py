@@ -15,8 +15,10 @@ from werkzeug.wrappers import Request, Response
 
 from localazure.arm import errors
 from localazure.arm.clusters import handle_cluster, handle_operation, handle_operation_result
+from localazure.arm.compute import handle_skus, handle_usages
 from localazure.arm.control import ScenarioControl
 from localazure.arm.groups import handle_delete_job, handle_group
+from localazure.arm.permissions import handle_permissions
 from localazure.arm.providers import handle_provider, handle_register
 from localazure.arm.scenario import Fault
 from localazure.arm.store import Call, Store, now_iso
@@ -46,6 +48,15 @@ ROUTES: list[tuple[re.Pattern[str], Handler]] = [
     ),
     (re.compile(rf"^{_SUB}/operationresults/(?P<token>[^/]+)$", re.I), handle_delete_job),
     (re.compile(rf"^{_SUB}/providers/(?P<namespace>[^/]+)/register$", re.I), handle_register),
+    (
+        re.compile(rf"^{_SUB}/providers/Microsoft\.Authorization/permissions$", re.I),
+        handle_permissions,
+    ),
+    (
+        re.compile(rf"^{_SUB}/providers/Microsoft\.Compute/locations/(?P<loc>[^/]+)/usages$", re.I),
+        handle_usages,
+    ),
+    (re.compile(rf"^{_SUB}/providers/Microsoft\.Compute/skus$", re.I), handle_skus),
     (re.compile(rf"^{_SUB}/providers/(?P<namespace>[^/]+)$", re.I), handle_provider),
 ]
 

@@ -132,6 +132,12 @@ class State:
     calls: list[Call] = field(default_factory=list)
     hooks: list[Hook] = field(default_factory=list)
     token_fetches: dict[str, int] = field(default_factory=dict)
+    # subscription -> Microsoft.Authorization/permissions entries (wire shape); absent: default
+    permissions: dict[str, list[dict[str, list[str]]]] = field(default_factory=dict)
+    # region -> quota name ("cores" or a VM family) -> (limit, vCPUs used outside the emulator)
+    quotas: dict[str, dict[str, tuple[int, int]]] = field(default_factory=dict)
+    # (region, VM size lowercased) the subscription may not use there
+    restricted_sizes: set[tuple[str, str]] = field(default_factory=set)
 
 
 class Store:
