@@ -224,6 +224,7 @@ class CrashResult:
     host_poisonings: int
     archive_rows: list[dict[str, Any]]
     duplicates: dict[str, int]
+    creates: dict[str, int]
     forks: list[str]
     violations: list[str]
     outputs: list[str]
@@ -252,6 +253,24 @@ class CrashResult:
             for p in plans
             if (p.status or {}).get("phase") not in TERMINAL and p.request_id not in archived
         )
+
+    def false_failures(self, plans: list[Plan]) -> int:
+        """Failed although nothing made them fail: no fault is injected in a crash run, so only
+        a body the host poisoned before any AKS create explains ``failed``. A failed request
+        whose cluster ARM created (it goes on to succeed) or that failed with another code is
+        a false failure."""
+        count = 0
+        for plan in plans:
+            status = plan.status or {}
+            if status.get("phase") != "failed":
+                continue
+            code = json.loads(status.get("error") or "{}").get("code")
+            count += int(code != "PoisonMessage" or self.creates.get(plan.request_id, 0) > 0)
+        return count
+
+    def stranded(self, plans: list[Plan]) -> int:
+        """Still non-terminal when the run ended (the run waits for every request to end)."""
+        return sum(1 for p in plans if (p.status or {}).get("phase") not in TERMINAL)
 
     def archived(self, plans: list[Plan]) -> int:
         archived = {row["PartitionKey"] for row in self.archive_rows}
@@ -630,6 +649,7 @@ class CrashRun:
             host_poisonings=poisonings,
             archive_rows=archive,
             duplicates={k: v for k, v in creates.items() if v > 1},
+            creates=dict(creates),
             forks=forks,
             violations=violations,
             outputs=outputs,
@@ -648,7 +668,9 @@ def figures_rows(result: CrashResult, label: str) -> list[dict[str, Any]]:
                 "kills": sum(p.kills for p in plans),
                 "messages": len(plans),
                 "lost": result.lost(plans),
-                "duplicate_creates": sum(result.duplicates.get(p.request_id, 0) for p in plans),
+                "duplicate_creates": sum(result.duplicates.get(p.request_id, 1) - 1 for p in plans),
+                "false_failures": result.false_failures(plans),
+                "stranded": result.stranded(plans),
                 "outcome": result.outcome(plans)
                 + (f"; {result.archived(plans)} archived" if result.archived(plans) else ""),
                 "extra": {"point": point, "seed": result.seed},
@@ -664,7 +686,9 @@ def figures_rows(result: CrashResult, label: str) -> list[dict[str, Any]]:
             "kills": result.instances_kills,
             "messages": len(plans),
             "lost": result.lost(plans),
-            "duplicate_creates": sum(result.duplicates.values()),
+            "duplicate_creates": sum(n - 1 for n in result.duplicates.values()),
+            "false_failures": result.false_failures(plans),
+            "stranded": result.stranded(plans),
             "outcome": f"{result.outcome(plans)}; {result.host_poisonings} poisoned unread by "
             f"the host; forks surviving: {len(result.forks)}; {result.seconds:.0f} s",
             "extra": {"seed": result.seed, "seconds": round(result.seconds, 1)},

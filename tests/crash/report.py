@@ -16,9 +16,21 @@ from tests.crash.driver import KILL_POINTS
 
 SECTIONS = ("Crash injection", "ARM faults", "Storage faults", "Bad input", "Least privilege")
 COMMAND = "make crash"
+COUNTED = (
+    "requests",
+    "kills",
+    "faults",
+    "messages",
+    "lost",
+    "duplicate_creates",
+    "false_failures",
+    "stranded",
+)
 
 
 def _cell(value: Any) -> str:
+    if value is None:
+        return "n/a"  # the scenario does not measure this figure
     return str(value).replace("|", "\\|").replace("\n", " ")
 
 
@@ -33,10 +45,7 @@ def render(rows: list[dict[str, Any]], when: datetime) -> str:
     )
     # Per-kill-point rows break a crash run down; its whole-run row carries the run's totals.
     counted = [r for r in rows if "point" not in r.get("extra", {})]
-    totals = {
-        key: sum(int(r.get(key) or 0) for r in counted)
-        for key in ("requests", "kills", "faults", "messages", "lost", "duplicate_creates")
-    }
+    totals = {key: sum(int(r.get(key) or 0) for r in counted) for key in COUNTED}
     seeds = sorted({r["extra"]["seed"] for r in rows if "seed" in r.get("extra", {})})
     lines = [
         "# Reliability report",
@@ -48,11 +57,12 @@ def render(rows: list[dict[str, Any]], when: datetime) -> str:
         "",
         f"**Totals:** {totals['requests']} requests, {totals['messages']} messages tried, "
         f"{totals['kills']} host kills (SIGKILL), {totals['faults']} injected faults, "
-        f"**{totals['lost']} lost**, **{totals['duplicate_creates']} duplicate AKS creates**.",
+        f"**{totals['lost']} lost**, **{totals['duplicate_creates']} duplicate AKS creates**, "
+        f"**{totals['false_failures']} false failures**, **{totals['stranded']} stranded**.",
         "",
         "| Section | Scenario | Requests | Kills | Faults | Messages | Lost | Duplicate creates "
-        "| Outcome |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---|",
+        "| False failures | Stranded | Outcome |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for row in rows:
         lines.append(
@@ -66,8 +76,10 @@ def render(rows: list[dict[str, Any]], when: datetime) -> str:
                     row["kills"],
                     row["faults"],
                     row["messages"],
-                    row["lost"],
-                    row["duplicate_creates"],
+                    row.get("lost"),
+                    row.get("duplicate_creates"),
+                    row.get("false_failures"),
+                    row.get("stranded"),
                     row["outcome"],
                 )
             )
@@ -85,6 +97,14 @@ def render(rows: list[dict[str, Any]], when: datetime) -> str:
         "reason) nor a row in the poison archive. Checked from Azurite.",
         "- **Duplicate creates**: AKS PUTs answered 201 beyond the first, per cluster, from "
         "the ARM emulator's call log.",
+        "- **False failures**: requests that ended `failed` although the scenario gave them no "
+        "reason to (no injected terminal error, and, in the crash rows, no body of theirs "
+        "poisoned by the host after maxDequeueCount deliveries that all died).",
+        "- **Stranded**: requests still non-terminal when the run ended (a request with a "
+        "message still coming or a re-arm still due would have been waited for; the run waits "
+        "for every request to end, so any left over is stranded).",
+        "- **n/a**: a figure the scenario does not measure (it sends no request that could be "
+        "lost or created twice); it counts as nothing in the totals.",
         "- **Outcome**: the final status of each request. `failed PoisonMessage` in the crash "
         "rows is the host poisoning a message unread after 5 deliveries that all died (the "
         "repeated-kill point, and other requests' messages caught in the same hosts), which "

@@ -10,13 +10,14 @@ from typing import Any
 
 import pytest
 import requests
+from azure.core.exceptions import ResourceNotFoundError
 
 from localazure.arm import ArmEmulator, Call
 from localazure.azurite import Azurite
 from localazure.tokens import mint_token
 from tests.crash.tap import REFUSE, Refuse, SeenRequest, Tap
 from tests.plugins.provisioner import Provisioner, sample_request
-from tests.plugins.reliability import FigureLog
+from tests.plugins.reliability import FigureLog, counted_outcome
 
 AKS = "/managedclusters/"
 GROUP = r"/resourcegroups/[^/]+$"
@@ -41,24 +42,43 @@ def _group_puts(app: Provisioner, request: dict[str, Any]) -> list[Call]:
 def _record(
     figures: FigureLog,
     scenario: str,
-    status: dict[str, Any],
-    faults: int,
-    creates: int,
+    app: Provisioner,
+    request: dict[str, Any],
+    faults: int | Callable[[], int],
+    expected: str,
     section: str = "ARM faults",
-) -> None:
-    outcome = status["phase"]
-    if status.get("error"):
-        outcome += f" {status['error']['code']}"
+    timeout: float = 60,
+) -> dict[str, Any]:
+    """Wait for the request's end without failing, count its figures, record them; the status.
+
+    Recording comes before the test's assertions, so a request that did not end is counted
+    (lost, stranded) instead of never reaching the report.
+    """
+    status = app.settle(request["request_id"], timeout=timeout)
+    archived = any(r["PartitionKey"] == request["request_id"] for r in _archive(app))
+    creates = len([c for c in _aks_puts(app, request) if c.status == 201])
+    counted = counted_outcome(status, archived=archived, creates=creates, expected=expected)
+    outcome = (status or {}).get("phase", "no status")
+    if (status or {}).get("error"):
+        outcome += f" {status['error']['code']}"  # type: ignore[index]
     figures.record(
         section=section,
         scenario=scenario,
         requests=1,
-        faults=faults,
+        faults=faults if isinstance(faults, int) else faults(),
         messages=1,
-        lost=0 if status["phase"] in ("succeeded", "failed") else 1,
-        duplicate_creates=max(creates - 1, 0),
         outcome=outcome,
+        **counted,
     )
+    assert status is not None, f"request {request['request_id']} never got a status"
+    return status
+
+
+def _archive(app: Provisioner) -> list[dict[str, Any]]:
+    try:
+        return app.archive()
+    except ResourceNotFoundError:  # the app creates the table with its first poisoned body
+        return []
 
 
 def test_throttled_aks_create_waits_out_retry_after(
@@ -68,13 +88,13 @@ def test_throttled_aks_create_waits_out_retry_after(
     arm.add_fault("throttle", method="PUT", path=AKS, times=1, retry_after=8)
     request = sample_request()
     provisioner.send(request)
-    status = provisioner.wait_for(request["request_id"], timeout=60)
+    scenario = "429 with Retry-After 8 s on the AKS PUT"
+    status = _record(figures, scenario, provisioner, request, 1, "succeeded")
     assert status["phase"] == "succeeded", status
     puts = _aks_puts(provisioner, request)
     assert [c.status for c in puts] == [429, 201]
     assert puts[1].time - puts[0].time >= 7.5
     assert status["attempt"] == 1  # a transient error spends no visibility attempt
-    _record(figures, "429 with Retry-After 8 s on the AKS PUT", status, 1, 1)
 
 
 @pytest.mark.parametrize(("kind", "code"), [("server_error", 500), ("unavailable", 503)])
@@ -85,14 +105,14 @@ def test_server_error_burst_is_retried_then_goes_on(
     arm.add_fault(kind, method="PUT", path=GROUP, times=5, retry_after=1)  # type: ignore[arg-type]
     request = sample_request()
     provisioner.send(request)
-    status = provisioner.wait_for(request["request_id"], timeout=60)
+    scenario = f"burst of five {code}s on the group PUT"
+    status = _record(figures, scenario, provisioner, request, 5, "succeeded")
     assert status["phase"] == "succeeded", status
     statuses = [c.status for c in _group_puts(provisioner, request)]
     assert statuses == [code] * 5 + [201]
     assert len([c for c in _aks_puts(provisioner, request) if c.status == 201]) == 1
     output = provisioner.host.output if provisioner.host else ""
     assert "transient error" in output
-    _record(figures, f"burst of five {code}s on the group PUT", status, 5, 1)
 
 
 def test_dropped_connections_are_transient(
@@ -102,12 +122,12 @@ def test_dropped_connections_are_transient(
     arm.add_fault("drop", method="PUT", path=AKS, times=3)
     request = sample_request()
     provisioner.send(request)
-    status = provisioner.wait_for(request["request_id"], timeout=60)
+    scenario = "three dropped connections on the AKS PUT"
+    status = _record(figures, scenario, provisioner, request, 3, "succeeded")
     assert status["phase"] == "succeeded", status
     statuses = [c.status for c in _aks_puts(provisioner, request)]
     assert statuses.count(0) == 3
     assert statuses.count(201) == 1
-    _record(figures, "three dropped connections on the AKS PUT", status, 3, 1)
 
 
 @pytest.mark.parametrize(
@@ -141,7 +161,14 @@ def test_auth_failures_are_terminal_with_arm_code_action_and_scope(
     arm.add_fault(kind, method="PUT", path=target, times=None)  # type: ignore[arg-type]
     request = sample_request()
     provisioner.send(request)
-    status = provisioner.wait_for(request["request_id"], timeout=60)
+    status = _record(
+        figures,
+        f"{kind} ({code}) on a PUT",
+        provisioner,
+        request,
+        lambda: len([c for c in arm.calls if c.status in (401, 403)]),
+        "failed",
+    )
     assert status["phase"] == "failed", status
     error = status["error"]
     assert error["code"] == code
@@ -155,7 +182,6 @@ def test_auth_failures_are_terminal_with_arm_code_action_and_scope(
         assert not _aks_puts(provisioner, request)
     rows = provisioner.wait_for_archive(1)
     assert rows[0]["reason"].startswith(code)
-    _record(figures, f"{denied[0].status} {code} on a PUT", status, len(denied), 0)
 
 
 def test_operation_not_allowed_on_a_cluster_not_ours_is_transient(
@@ -165,10 +191,10 @@ def test_operation_not_allowed_on_a_cluster_not_ours_is_transient(
     arm.add_fault("operation_not_allowed", method="PUT", path=AKS, times=1)
     request = sample_request()
     provisioner.send(request)
-    status = provisioner.wait_for(request["request_id"], timeout=60)
+    scenario = "409 OperationNotAllowed, no cluster of ours"
+    status = _record(figures, scenario, provisioner, request, 1, "succeeded")
     assert status["phase"] == "succeeded", status
     assert [c.status for c in _aks_puts(provisioner, request)] == [409, 201]
-    _record(figures, "409 OperationNotAllowed, no cluster of ours", status, 1, 1)
 
 
 def test_operation_not_allowed_while_our_cluster_is_creating_is_watched(
@@ -194,10 +220,10 @@ def test_operation_not_allowed_while_our_cluster_is_creating_is_watched(
     assert created.status_code == 201
     arm.add_fault("operation_not_allowed", method="PUT", path=AKS, times=1)
     provisioner.send(request)
-    status = provisioner.wait_for(request["request_id"], timeout=60)
+    scenario = "409 OperationNotAllowed while our create runs"
+    status = _record(figures, scenario, provisioner, request, 1, "succeeded")
     assert status["phase"] == "succeeded", status
     assert [c.status for c in _aks_puts(provisioner, request)] == [201, 409]
-    _record(figures, "409 OperationNotAllowed while our create runs", status, 1, 1)
 
 
 def test_storage_outage_during_the_reenqueue_is_recovered_from_the_record(
@@ -234,7 +260,15 @@ def test_storage_outage_during_the_reenqueue_is_recovered_from_the_record(
         arm.set_read_lag(reads=1)  # the first step ends with a re-enqueue
         request = sample_request()
         app.send(request)
-        status = app.wait_for(request["request_id"], timeout=60)
+        status = _record(
+            figures,
+            "storage outage during the re-enqueue (send and retries refused)",
+            app,
+            request,
+            lambda: window["refused"],
+            "succeeded",
+            section="Storage faults",
+        )
     finally:
         tap.close()
     assert status["phase"] == "succeeded", status
@@ -243,14 +277,6 @@ def test_storage_outage_during_the_reenqueue_is_recovered_from_the_record(
     output = app.host.output if app.host else ""
     assert "finished the step's hand-off" in output
     assert not app.archive()
-    _record(
-        figures,
-        "storage outage during the re-enqueue (send and retries refused)",
-        status,
-        window["refused"],
-        1,
-        section="Storage faults",
-    )
 
 
 def test_transient_budget_running_out_fails_with_the_last_code(
@@ -262,7 +288,12 @@ def test_transient_budget_running_out_fails_with_the_last_code(
     arm.add_fault("unavailable", method="GET", path=GROUP, times=None, retry_after=1)
     request = sample_request()
     app.send(request)
-    status = app.wait_for(request["request_id"], timeout=90)
+
+    def gets_503() -> int:
+        return len([c for c in app.arm_calls(request["resource_group"]) if c.status == 503])
+
+    scenario = "transient budget (2) running out on 503s"
+    status = _record(figures, scenario, app, request, gets_503, "failed", timeout=90)
     assert status["phase"] == "failed", status
     assert status["error"]["code"] == "ServiceUnavailable"
     assert "gave up after 2 transient errors" in status["error"]["message"]
@@ -272,4 +303,3 @@ def test_transient_budget_running_out_fails_with_the_last_code(
     assert not [c for c in app.arm_calls(request["resource_group"]) if c.method == "PUT"]
     rows = app.wait_for_archive(1)
     assert rows[0]["reason"].startswith("ServiceUnavailable")
-    _record(figures, "transient budget (2) running out on 503s", status, len(gets), 0)

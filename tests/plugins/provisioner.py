@@ -102,8 +102,22 @@ class Provisioner:
         done: Callable[[dict[str, Any]], bool] = lambda s: s["phase"] in TERMINAL,
         timeout: float = 60.0,
     ) -> dict[str, Any]:
+        last = self.settle(request_id, done, timeout)
+        if last is not None and done(last):
+            return last
+        output = self.host.output[-4000:] if self.host else ""
+        raise AssertionError(f"request {request_id} did not get there: {last}\n{output}")
+
+    def settle(
+        self,
+        request_id: str,
+        done: Callable[[dict[str, Any]], bool] = lambda s: s["phase"] in TERMINAL,
+        timeout: float = 60.0,
+    ) -> dict[str, Any] | None:
+        """The status once ``done`` holds, or the last one seen (None: never readable) at the
+        timeout. Unlike ``wait_for`` it does not raise, so a run can count what did not end."""
         deadline = time.monotonic() + timeout
-        last: dict[str, Any] = {}
+        last: dict[str, Any] | None = None
         while time.monotonic() < deadline:
             code, body = self.status(request_id)
             if code == 200:
@@ -111,8 +125,7 @@ class Provisioner:
                 if done(body):
                     return body
             time.sleep(0.2)
-        output = self.host.output[-4000:] if self.host else ""
-        raise AssertionError(f"request {request_id} did not get there: {last}\n{output}")
+        return last
 
     def archive(self) -> list[dict[str, Any]]:
         service = TableServiceClient.from_connection_string(self.azurite.connection_string)

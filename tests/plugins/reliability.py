@@ -30,11 +30,33 @@ class Figures:
     kills: int = 0
     faults: int = 0
     messages: int = 0
-    lost: int = 0
-    duplicate_creates: int = 0
+    # Counted by the run, or None where the scenario cannot measure it (shown as "n/a").
+    lost: int | None = None
+    duplicate_creates: int | None = None
+    false_failures: int | None = None
+    stranded: int | None = None
     outcome: str = ""
     test: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+def counted_outcome(
+    status: dict[str, Any] | None, *, archived: bool, creates: int, expected: str
+) -> dict[str, Any]:
+    """The four figures of one request, from what the run saw at its end.
+
+    ``status`` is the request's last status (None: never readable), ``archived`` whether the
+    poison archive holds a body of it, ``creates`` the AKS PUTs ARM answered 201 for its cluster,
+    and ``expected`` the phase the scenario should end in.
+    """
+    phase = (status or {}).get("phase")
+    terminal = phase in ("succeeded", "failed")
+    return {
+        "lost": int(not terminal and not archived),
+        "duplicate_creates": max(creates - 1, 0),
+        "false_failures": int(phase == "failed" and expected != "failed"),
+        "stranded": int(not terminal),
+    }
 
 
 class FigureLog:
