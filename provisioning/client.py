@@ -23,7 +23,8 @@ def submit(
     Returns the request id. Raises ``InvalidRequest`` (naming every bad field) before sending.
     """
     settings = settings or Settings.from_env(env)
-    body = json.dumps(dict(request), separators=(",", ":"))
+    # Not ASCII-escaped: the contract counts the UTF-8 bytes, and escaping would inflate them.
+    body = json.dumps(dict(request), separators=(",", ":"), ensure_ascii=False)
     parsed = parse_request(body, max_node_count=settings.max_node_count)
     queue = StorageConnection.from_env(env).queue(settings.queue_name)
     queue.send_message(body)

@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from provisioning.texts import capped
+
 
 @dataclass(frozen=True, slots=True)
 class ErrorInfo:
@@ -80,18 +82,28 @@ class FieldProblem:
         return f"{self.field}: {self.reason}"
 
 
+# An error text is stored in the status record, archived and logged: a body with hundreds of
+# bad keys must not turn into a 300 KB error. The first problems are named, the rest counted.
+MAX_PROBLEMS_SHOWN = 20
+MAX_ERROR_BYTES = 4 * 1024
+MAX_PROBLEM_BYTES = 200
+
+
 class InvalidRequest(TerminalError):
-    """The message is malformed or breaks the contract; names every bad field at once."""
+    """The message is malformed or breaks the contract; names its bad fields (the first
+    ``MAX_PROBLEMS_SHOWN``, and how many more) in at most ``MAX_ERROR_BYTES``."""
 
     def __init__(self, problems: list[FieldProblem], request_id: str | None = None) -> None:
         self.problems = tuple(problems)
         self.request_id = request_id
-        summary = "; ".join(str(p) for p in self.problems)
+        shown = [capped(str(p), MAX_PROBLEM_BYTES) for p in self.problems[:MAX_PROBLEMS_SHOWN]]
+        more = len(self.problems) - len(shown)
+        summary = "; ".join(shown) + (f"; and {more} more problems" if more else "")
         super().__init__(
             ErrorInfo(
                 code="InvalidRequest",
-                message=f"the request is invalid: {summary}",
-                details=tuple(str(p) for p in self.problems),
+                message=capped(f"the request is invalid: {summary}", MAX_ERROR_BYTES),
+                details=tuple(shown) + ((f"and {more} more problems",) if more else ()),
             )
         )
 

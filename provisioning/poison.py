@@ -22,6 +22,7 @@ from provisioning.errors import ErrorInfo, InvalidRequest
 from provisioning.messages import ChainMessage, Delivery, parse_chain_message
 from provisioning.ports import PoisonArchive, StatusStore
 from provisioning.status import Phase, StatusRecord, iso, utc_now, wire_fingerprint
+from provisioning.texts import LOG_MESSAGE_LIMIT, log_text
 
 log = logging.getLogger("provisioning.poison")
 UNREADABLE = "_unreadable"
@@ -71,10 +72,10 @@ def handle_poison(
         _insert_failed(reading.request, delivery, status)
     log.error(
         "poison message %s archived (request %s): %s: %s",
-        delivery.id,
-        request_id or "(unreadable)",
-        reason.code,
-        reason.message,
+        log_text(delivery.id),
+        log_text(request_id or "(unreadable)"),
+        log_text(reason.code),
+        log_text(reason.message, LOG_MESSAGE_LIMIT),
         extra={"request_id": request_id, "outcome": "poisoned", "error_code": reason.code},
     )
 

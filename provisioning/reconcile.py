@@ -50,6 +50,8 @@ from provisioning.messages import (
 from provisioning.ports import Arm, Outbox, StatusStore
 from provisioning.settings import Settings
 from provisioning.status import Phase, StatusRecord
+from provisioning.table_limits import TooLargeToStore
+from provisioning.texts import LOG_MESSAGE_LIMIT, log_text
 from provisioning.views import GroupView
 
 log = logging.getLogger("provisioning")
@@ -97,7 +99,11 @@ def _handle_request(delivery: Delivery, deps: Deps) -> None:
         return
     # Insert first: a new request (the common case) costs one table call, not a read and then
     # an insert; a duplicate, redelivery or re-drive reads the record after the conflict.
-    stored = deps.status.insert(_new_record(request, delivery, deps, run=1))
+    try:
+        stored = deps.status.insert(_new_record(request, delivery, deps, run=1))
+    except TooLargeToStore as exc:  # never for a contract-valid body; refused, not a 400 loop
+        _reject(delivery, exc, request.request_id, deps)
+        return
     if stored is not None:
         _run_step(stored, request, delivery, deps)
         return
@@ -351,23 +357,26 @@ def _reject(
     same payload again once the settings allow it is a re-drive, not a RequestIdConflict.
     """
     info = error.info
-    subject = request or request_id
-    if subject:
-        deps.status.insert(
-            StatusRecord.rejected(
-                subject,
-                info,
-                wire=delivery.wire,
-                advanced_by=delivery.id,
-                now=deps.clock(),
-                max_attempts=deps.settings.rg_visibility_attempts,
-            )
+    subjects = [s for s in (request, request_id) if s]
+    for subject in subjects:
+        rejected = StatusRecord.rejected(
+            subject,
+            info,
+            wire=delivery.wire,
+            advanced_by=delivery.id,
+            now=deps.clock(),
+            max_attempts=deps.settings.rg_visibility_attempts,
         )
+        try:
+            deps.status.insert(rejected)
+            break
+        except TooLargeToStore:
+            continue  # then the bare failed record (no payload), which always fits
     log.error(
         "request %s rejected: %s: %s",
-        request_id or "(unreadable)",
+        log_text(request_id or "(unreadable)"),
         info.code,
-        info.message,
+        log_text(info.message, LOG_MESSAGE_LIMIT),
         extra={"request_id": request_id, "outcome": "rejected", "error_code": info.code},
     )
     deps.outbox.send_poison(delivery.wire)
@@ -384,7 +393,7 @@ def _log(
         record.phase.value,
         record.attempt,
         record.max_attempts,
-        summary,
+        log_text(summary, LOG_MESSAGE_LIMIT),
         extra={
             "request_id": record.request_id,
             "phase": record.phase.value,

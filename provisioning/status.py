@@ -101,7 +101,9 @@ class StatusRecord:
             cluster_name=request.cluster.name,
             location=request.location,
             fingerprint=request.fingerprint(),
-            request_json=json.dumps(request.to_dict(), separators=(",", ":")),
+            # Not ASCII-escaped: an emoji is 2 UTF-16 units as itself, 12 as "\ud83d\ude00",
+            # and Table storage counts a string's UTF-16 bytes against its 64 KiB.
+            request_json=json.dumps(request.to_dict(), separators=(",", ":"), ensure_ascii=False),
             created_at=now,
             updated_at=now,
             run=run,
@@ -159,7 +161,7 @@ class StatusRecord:
             elif isinstance(value, Phase):
                 value = value.value
             elif isinstance(value, ErrorInfo):
-                value = json.dumps(value.to_dict())
+                value = json.dumps(value.to_dict(), ensure_ascii=False)
             if value is not None:
                 entity[name] = value
         return entity

@@ -26,6 +26,7 @@ from provisioning.credentials import SharedTokenCredential
 from provisioning.messages import ChainMessage
 from provisioning.settings import SettingsError
 from provisioning.status import ROW_KEY, StatusRecord
+from provisioning.table_limits import check_fits
 
 CONNECTION = "AzureWebJobsStorage"
 # Longer than any wait the app schedules (visibility checks, a group's deletion, the AKS watch).
@@ -127,17 +128,21 @@ class StatusStore:
 
     def insert(self, record: StatusRecord) -> StatusRecord | None:
         """The record as stored, or None when a record for that request already exists."""
+        entity = record.to_entity()
+        check_fits(entity)
         try:
-            meta = self._table.create_entity(record.to_entity())
+            meta = self._table.create_entity(entity)
         except ResourceExistsError:
             return None
         return replace(record, etag=meta.get("etag"))
 
     def replace(self, record: StatusRecord) -> StatusRecord | None:
         """The record as stored, or None when someone else wrote it since ``record`` was read."""
+        entity = record.to_entity()
+        check_fits(entity)
         try:
             meta = self._table.update_entity(
-                record.to_entity(),
+                entity,
                 mode=UpdateMode.REPLACE,
                 etag=record.etag,
                 match_condition=MatchConditions.IfNotModified,
@@ -180,6 +185,7 @@ class PoisonArchive:
 
     def put(self, entity: dict[str, Any]) -> None:
         # Upsert: a body archived twice (redelivery) stays one row.
+        check_fits(entity)
         self._table.upsert_entity(entity, mode=UpdateMode.REPLACE)
 
     def rows(self, request_id: str | None = None) -> list[dict[str, Any]]:

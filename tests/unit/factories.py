@@ -5,6 +5,7 @@ Everything here is pure: fixed datetimes, no clock, no environment, no I/O.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -86,3 +87,28 @@ def group(
     return GroupView(
         exists=True, state=state, tags=dict(own if tags is None else tags), id=GROUP_ID
     )
+
+
+def body_size(document: Mapping[str, Any]) -> int:
+    """The UTF-8 bytes of ``document`` as the SPA sends it (JSON, non-ASCII as itself)."""
+    return len(json.dumps(document, ensure_ascii=False).encode("utf-8"))
+
+
+def non_ascii_at_limit(document: Mapping[str, Any], limit: int = 16 * 1024) -> dict[str, Any]:
+    """``document`` with tags of emoji added until the body is within a few bytes of ``limit``
+    (the contract's 16 KiB): the worst case for a store that escapes non-ASCII (12 UTF-16
+    bytes of escape per 4 bytes of emoji)."""
+    tags: dict[str, str] = {}
+    index = 0
+    while True:  # whole tags: a name and a value at ARM's limits (counted in UTF-16 units)
+        candidate = {**tags, f"t{index:02d}" + "🌍" * 100: "🚀" * 128}
+        if body_size({**document, "tags": candidate}) > limit:
+            break
+        tags, index = candidate, index + 1
+    value = ""
+    name = f"t{index:02d}"
+    while (
+        len(value) < 128 and body_size({**document, "tags": {**tags, name: value + "🚀"}}) <= limit
+    ):
+        value += "🚀"
+    return {**document, "tags": {**tags, name: value}}
