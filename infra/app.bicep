@@ -1,5 +1,5 @@
 // The app's resource group: identity, storage, monitoring, the Flex Consumption plan and the
-// function app, their role assignments, and the poison-arrival alert. Deployed by main.bicep.
+// function app, their role assignments, the workbook and the alerts. Deployed by main.bicep.
 targetScope = 'resourceGroup'
 
 param location string
@@ -9,7 +9,6 @@ param environmentName string
 param identityName string
 param alertEmailAddress string
 param failureRateThresholdPercent int
-param failureRateMinimumRequests int
 // The deployer's object id (azd's principalId); empty: no assignment.
 param deployerPrincipalId string
 param maximumInstanceCount int
@@ -464,8 +463,12 @@ resource alertGroup 'Microsoft.Insights/actionGroups@2023-01-01' = if (!empty(al
   }
 }
 
-// One row per body the poison trigger archived: the app's "poisoned" log line (poison.py). Fires
-// when at least one arrived in the window; split by error code.
+// The alerts' queries are docs/operations.kql's, in infra/alerts/*.kql (tests/infra/test_kql.py
+// parses them against the App Insights schema and checks they match the catalogue). Each has a
+// runbook line in the README ("Monitor"). traces has no rows until the app has logged once, hence
+// skipQueryValidation.
+
+// One row per body the poison trigger archived (poison.py's "poisoned" line), split by error code.
 resource poisonAlert 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = {
   name: 'alert-poison-${environmentName}-${resourceToken}'
   location: location
@@ -473,7 +476,7 @@ resource poisonAlert 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = {
   kind: 'LogAlert'
   properties: {
     displayName: 'AKS provisioner: poison-queue arrivals'
-    description: 'A request body reached the poison queue and was archived. See docs/operations.kql, "Poison arrivals", and the ${poisonArchiveTableName} table.'
+    description: 'A request body reached the poison queue and was archived in the ${poisonArchiveTableName} table. Runbook: README, Monitor.'
     severity: 2
     enabled: true
     evaluationFrequency: 'PT5M'
@@ -481,13 +484,12 @@ resource poisonAlert 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = {
     scopes: [
       appInsights.id
     ]
-    // traces has no rows until the app has logged once.
     skipQueryValidation: true
     autoMitigate: false
     criteria: {
       allOf: [
         {
-          query: 'traces | where tostring(customDimensions.outcome) == "poisoned" or message startswith "poison message " | extend ErrorCode = tostring(customDimensions.error_code)'
+          query: loadTextContent('alerts/poison.kql')
           timeAggregation: 'Count'
           operator: 'GreaterThan'
           threshold: 0
@@ -515,6 +517,155 @@ resource poisonAlert 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = {
   }
 }
 
+// The host moved a message to "<queue>-poison-poison": the poison trigger itself failed
+// maxDequeueCount times (the WebJobs SDK's "Message has reached MaxDequeueCount" warning).
+resource poisonOfPoisonAlert 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = {
+  name: 'alert-poison-poison-${environmentName}-${resourceToken}'
+  location: location
+  tags: tags
+  kind: 'LogAlert'
+  properties: {
+    displayName: 'AKS provisioner: poison-of-poison arrivals'
+    description: 'A message reached ${provisioningQueueName}-poison-poison: the poison trigger could not archive it. Runbook: README, Monitor.'
+    severity: 1
+    enabled: true
+    evaluationFrequency: 'PT5M'
+    windowSize: 'PT15M'
+    scopes: [
+      appInsights.id
+    ]
+    skipQueryValidation: true
+    autoMitigate: false
+    criteria: {
+      allOf: [
+        {
+          query: loadTextContent('alerts/poison-of-poison.kql')
+          timeAggregation: 'Count'
+          operator: 'GreaterThan'
+          threshold: 0
+          failingPeriods: {
+            numberOfEvaluationPeriods: 1
+            minFailingPeriodsToAlert: 1
+          }
+        }
+      ]
+    }
+    actions: {
+      actionGroups: empty(alertEmailAddress) ? [] : [
+        alertGroup.id
+      ]
+    }
+  }
+}
+
+// A request whose last line is in a non-terminal phase older than that phase's bound, one alert
+// per request.
+resource overdueAlert 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = {
+  name: 'alert-overdue-${environmentName}-${resourceToken}'
+  location: location
+  tags: tags
+  kind: 'LogAlert'
+  properties: {
+    displayName: 'AKS provisioner: overdue requests'
+    description: 'A request has not moved past ensuring_resource_group or creating_cluster within its bound. Runbook: README, Monitor.'
+    severity: 2
+    enabled: true
+    evaluationFrequency: 'PT15M'
+    windowSize: 'PT6H'
+    scopes: [
+      appInsights.id
+    ]
+    skipQueryValidation: true
+    autoMitigate: false
+    criteria: {
+      allOf: [
+        {
+          query: loadTextContent('alerts/overdue.kql')
+          timeAggregation: 'Count'
+          operator: 'GreaterThan'
+          threshold: 0
+          dimensions: [
+            {
+              name: 'request_id'
+              operator: 'Include'
+              values: [
+                '*'
+              ]
+            }
+          ]
+          failingPeriods: {
+            numberOfEvaluationPeriods: 1
+            minFailingPeriodsToAlert: 1
+          }
+        }
+      ]
+    }
+    actions: {
+      actionGroups: empty(alertEmailAddress) ? [] : [
+        alertGroup.id
+      ]
+    }
+  }
+}
+
+// Of the requests that ended in the last hour (at least 5), the percentage that failed.
+resource failureRateAlert 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = {
+  name: 'alert-failure-rate-${environmentName}-${resourceToken}'
+  location: location
+  tags: tags
+  kind: 'LogAlert'
+  properties: {
+    displayName: 'AKS provisioner: failure rate'
+    description: 'More than ${failureRateThresholdPercent} % of the requests that ended in the last hour failed. Runbook: README, Monitor.'
+    severity: 2
+    enabled: true
+    evaluationFrequency: 'PT15M'
+    windowSize: 'PT1H'
+    scopes: [
+      appInsights.id
+    ]
+    skipQueryValidation: true
+    autoMitigate: true
+    criteria: {
+      allOf: [
+        {
+          query: loadTextContent('alerts/failure-rate.kql')
+          timeAggregation: 'Maximum'
+          metricMeasureColumn: 'failure_rate_percent'
+          operator: 'GreaterThan'
+          threshold: failureRateThresholdPercent
+          failingPeriods: {
+            numberOfEvaluationPeriods: 1
+            minFailingPeriodsToAlert: 1
+          }
+        }
+      ]
+    }
+    actions: {
+      actionGroups: empty(alertEmailAddress) ? [] : [
+        alertGroup.id
+      ]
+    }
+  }
+}
+
+// The operator's view, in the App Insights resource's Workbooks: every item is a query of
+// docs/operations.kql (tests/infra/test_kql.py checks they match).
+resource workbook 'Microsoft.Insights/workbooks@2023-06-01' = {
+  name: guid(resourceGroup().id, 'aks-provisioner-workbook', environmentName)
+  location: location
+  tags: tags
+  kind: 'shared'
+  properties: {
+    displayName: 'AKS provisioner (${environmentName})'
+    category: 'workbook'
+    sourceId: appInsights.id
+    // Opened from Monitor › Workbooks too, it queries this App Insights resource.
+    serializedData: replace(loadTextContent('workbook.json'), '"fallbackResourceIds": []', '"fallbackResourceIds": ["${appInsights.id}"]')
+    version: 'Notebook/1.0'
+  }
+}
+
 output identityPrincipalId string = identity.properties.principalId
 output identityClientId string = identity.properties.clientId
 output functionAppName string = functionApp.name
@@ -522,3 +673,4 @@ output functionAppId string = functionApp.id
 output storageAccountName string = storage.name
 output functionAppHostName string = functionApp.properties.defaultHostName
 output appInsightsName string = appInsights.name
+output workbookId string = workbook.id

@@ -30,13 +30,9 @@ param alertEmailAddress string = ''
 
 @minValue(1)
 @maxValue(100)
-@description('Failure-rate alert: percentage of the requests that ended in the last hour which failed, above which it fires.')
+@description('Failure-rate alert: percentage of the requests ended in the last hour (at least 5 of them) that failed, above which it fires.')
 param failureRateThresholdPercent int = 20
 
-@minValue(1)
-@maxValue(1000)
-@description('Failure-rate alert: fewest requests ended in the hour for the rate to count (a single failure is not a rate).')
-param failureRateMinimumRequests int = 5
 
 @minValue(40)
 @maxValue(1000)
@@ -187,7 +183,6 @@ module app 'app.bicep' = {
     identityName: identityName
     alertEmailAddress: alertEmailAddress
     failureRateThresholdPercent: failureRateThresholdPercent
-    failureRateMinimumRequests: failureRateMinimumRequests
     deployerPrincipalId: principalId
     maximumInstanceCount: maximumInstanceCount
     instanceMemoryMB: instanceMemoryMB
@@ -236,4 +231,5 @@ output AZURE_STORAGE_ACCOUNT_NAME string = app.outputs.storageAccountName
 output AZURE_PROVISIONING_QUEUE_NAME string = provisioningQueueName
 output AZURE_IDENTITY_CLIENT_ID string = app.outputs.identityClientId
 output AZURE_APPLICATION_INSIGHTS_NAME string = app.outputs.appInsightsName
+output AZURE_WORKBOOK_ID string = app.outputs.workbookId
 output AZURE_PROVISIONER_ROLE_ID string = provisionerRole.id
