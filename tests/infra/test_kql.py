@@ -113,3 +113,19 @@ def test_app_bicep_loads_every_alert_query_and_the_workbook() -> None:
     for name in kql_catalogue.alert_queries():
         assert f"loadTextContent('alerts/{name}')" in source, name
     assert "loadTextContent('workbook.json')" in source
+
+
+# The telemetry type that fills each table the queries read (host.json's excludedTypes names).
+TELEMETRY_TYPES = {"traces": "Trace", "requests": "Request", "exceptions": "Exception"}
+
+
+def test_host_json_never_samples_the_rows_the_queries_read() -> None:
+    """Every table a query reads is filled by a telemetry type sampling excludes (host.json)."""
+    host = json.loads((bicep.ROOT / "host.json").read_text(encoding="utf-8"))
+    sampling = host["logging"]["applicationInsights"]["samplingSettings"]
+    excluded = set(sampling["excludedTypes"].split(";"))
+    tables = {table for result in _shipped().values() for table in result["tables"]}
+    assert tables, "the language service resolved no table"
+    assert tables <= set(TELEMETRY_TYPES), f"map these tables to a telemetry type: {tables}"
+    missing = {TELEMETRY_TYPES[table] for table in tables} - excluded
+    assert not missing, f"host.json samples {missing} away"

@@ -1,7 +1,8 @@
 // Parses and analyses KQL queries with Microsoft's Kusto language service
 // (@kusto/language-service-next, pinned in package.json) against a declared database schema.
 // stdin: {"tables": {"traces": [["timestamp", "datetime"], ...]}, "queries": {"name": "text"}}
-// stdout: {"name": {"diagnostics": [{severity, code, message, start}], "customDimensions": [...]}}
+// stdout: {"name": {"diagnostics": [{severity, code, message, start}], "customDimensions": [...],
+//                   "tables": [...]}}
 // Each customDimensions entry is a field the query reads: customDimensions.x or customDimensions["x"].
 'use strict';
 const path = require('node:path');
@@ -26,6 +27,16 @@ const globals = K.GlobalState.Default.WithDatabase(database);
 function unquote(text) {
   const t = text.trim();
   return /^(['"]).*\1$/.test(t) ? t.slice(1, -1) : t;
+}
+
+function tablesUsed(root) {
+  const found = new Set();
+  root.WalkElements((element) => {
+    if (Bridge.is(element, Syntax.NameReference) && Bridge.is(element.ReferencedSymbol, S.TableSymbol)) {
+      found.add(element.ReferencedSymbol.Name);
+    }
+  });
+  return [...found].sort();
 }
 
 function dimensionsRead(root) {
@@ -53,6 +64,6 @@ for (const [name, text] of Object.entries(input.queries)) {
     const d = list.getItem(i);
     diagnostics.push({ severity: String(d.Severity), code: d.Code, message: d.Message, start: d.Start });
   }
-  out[name] = { diagnostics, customDimensions: dimensionsRead(code.Syntax) };
+  out[name] = { diagnostics, customDimensions: dimensionsRead(code.Syntax), tables: tablesUsed(code.Syntax) };
 }
 process.stdout.write(JSON.stringify(out));
