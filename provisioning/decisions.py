@@ -89,7 +89,14 @@ def visibility(group: GroupView) -> Visibility:
 
 
 def ownership_error(group: GroupView, settings: Settings) -> TerminalError | None:
-    """A group we did not create is refused unless adoption is switched on."""
+    """A group we did not create is refused unless adoption is switched on.
+
+    Ownership is judged only on a group that exists and is not being deleted: a group on its
+    way out (a predecessor's, or one made by hand) is waited out by ``after_check``, whatever
+    its tags, and then created anew as ours.
+    """
+    if visibility(group) is Visibility.DELETING:
+        return None
     if not group.exists or group.tags.get("managed-by") == MANAGED_BY:
         return None
     if settings.adopt_existing_resource_groups:
