@@ -28,7 +28,14 @@ from azure.mgmt.resource.resources import ResourceManagementClient
 
 from provisioning.errors import ArmCallFailed, ErrorInfo
 from provisioning.settings import Settings
-from provisioning.views import ClusterView, CreateStarted, GroupView, OperationView, ProviderView
+from provisioning.views import (
+    ClusterRef,
+    ClusterView,
+    CreateStarted,
+    GroupView,
+    OperationView,
+    ProviderView,
+)
 
 CONTAINER_SERVICE = "Microsoft.ContainerService"
 # Azure's own retry would sleep for whatever Retry-After says; past this we hand the wait to the
@@ -47,21 +54,29 @@ class BoundedRetryPolicy(core_policies.RetryPolicy):  # type: ignore[type-arg]
         return super().is_retry(settings, response)
 
 
-def _seconds(value: str | None, scale: float = 1.0) -> float | None:
+class _HeadersOnly:
+    """All of a response azure-core's Retry-After reading looks at."""
+
+    def __init__(self, headers: Mapping[str, str]) -> None:
+        self.headers = headers
+
+
+_AZURE_RETRY = core_policies.RetryPolicy()
+
+
+def retry_after(headers: Mapping[str, str]) -> float | None:
+    """Seconds Azure asked us to wait, read as azure-core reads them, or None.
+
+    azure-core takes ``Retry-After`` (seconds, or an HTTP-date) first, then ``retry-after-ms``
+    and ``x-ms-retry-after-ms``. A malformed or non-finite value is no reason to crash or to
+    wait forever: it is ignored.
+    """
+    response: Any = PipelineResponse(None, _HeadersOnly(headers), None)  # type: ignore[arg-type]
     try:
-        seconds = float(value) / scale if value is not None else None
-    except ValueError:
+        seconds = _AZURE_RETRY.get_retry_after(response)
+    except (ValueError, OverflowError):
         return None
-    # A malformed or absurd header is no reason to crash or to wait forever: ignore it.
-    return seconds if seconds is not None and math.isfinite(seconds) and seconds >= 0 else None
-
-
-def _retry_after(headers: Mapping[str, str]) -> float | None:
-    for name in ("retry-after-ms", "x-ms-retry-after-ms"):
-        seconds = _seconds(headers.get(name), 1000)
-        if seconds is not None:
-            return seconds
-    return _seconds(headers.get("retry-after"))
+    return seconds if seconds is not None and math.isfinite(seconds) else None
 
 
 def _failure(exc: AzureError) -> ArmCallFailed:
@@ -90,7 +105,7 @@ def _failure(exc: AzureError) -> ArmCallFailed:
         scope=scope,
         correlation_id=headers.get("x-ms-correlation-request-id"),
     )
-    return ArmCallFailed(response.status_code, info, _retry_after(headers))
+    return ArmCallFailed(response.status_code, info, retry_after(headers))
 
 
 @contextmanager
@@ -188,13 +203,7 @@ class Arm:
             self._rm(subscription_id).providers.register(CONTAINER_SERVICE)
 
     def start_cluster_create(
-        self,
-        subscription_id: str,
-        resource_group: str,
-        name: str,
-        body: dict[str, Any],
-        *,
-        create_only: bool,
+        self, ref: ClusterRef, body: dict[str, Any], *, create_only: bool
     ) -> CreateStarted:
         """PUT the cluster and return at once; ``create_only`` sends ``If-None-Match: *``."""
         seen: list[PipelineResponse[Any, Any]] = []
@@ -202,9 +211,9 @@ class Arm:
             {"match_condition": MatchConditions.IfMissing} if create_only else {}
         )
         with _arm_errors():
-            self._aks(subscription_id).managed_clusters.begin_create_or_update(
-                resource_group,
-                name,
+            self._aks(ref.subscription_id).managed_clusters.begin_create_or_update(
+                ref.resource_group,
+                ref.name,
                 ManagedCluster(body),
                 polling=False,
                 raw_response_hook=seen.append,
@@ -216,15 +225,14 @@ class Arm:
         return CreateStarted(
             cluster_id=cluster_id,
             operation_url=self.trusted_url(headers.get("azure-asyncoperation")),
-            retry_after=_retry_after(headers),
+            retry_after=retry_after(headers),
         )
 
-    def get_cluster(
-        self, subscription_id: str, resource_group: str, name: str
-    ) -> ClusterView | None:
+    def get_cluster(self, ref: ClusterRef) -> ClusterView | None:
         with _arm_errors():
             try:
-                cluster = self._aks(subscription_id).managed_clusters.get(resource_group, name)
+                clusters = self._aks(ref.subscription_id).managed_clusters
+                cluster = clusters.get(ref.resource_group, ref.name)
             except HttpResponseError as exc:
                 if exc.status_code == 404 and _code(exc) == "ResourceNotFound":
                     return None
@@ -245,7 +253,7 @@ class Arm:
         if isinstance(error, dict):
             info = ErrorInfo(code=str(error.get("code", "")), message=str(error.get("message", "")))
         headers = {k.lower(): v for k, v in response.headers.items()}
-        return OperationView(str(body.get("status", "")), info, _retry_after(headers))
+        return OperationView(str(body.get("status", "")), info, retry_after(headers))
 
     def provider(self, subscription_id: str) -> ProviderView:
         """``Microsoft.ContainerService`` as the subscription sees it (read-only)."""

@@ -14,7 +14,7 @@ from enum import Enum
 from typing import Any
 
 from provisioning.contract import ClusterRequest
-from provisioning.errors import ErrorInfo, TerminalError
+from provisioning.errors import ErrorInfo, Handling, TerminalError, classify
 from provisioning.settings import Settings
 from provisioning.status import Phase, StatusRecord
 from provisioning.views import ClusterView, GroupView
@@ -267,7 +267,7 @@ def after_watch(
         return Next(replace(record, phase=Phase.SUCCEEDED, error=None), None, "cluster succeeded")
     if state in ("failed", "canceled"):
         error = error or ErrorInfo("ClusterCreateFailed", f"the AKS create ended {status}")
-        if error.code == "ResourceGroupNotFound":
+        if classify(error.code) is Handling.BACK_TO_VISIBILITY:
             return back_to_visibility(record, settings, error.message)
         return fail(record, error)
     started = record.watch_started or now

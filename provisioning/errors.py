@@ -1,17 +1,28 @@
 """The one error taxonomy of the app: every failure is transient, terminal, or a bug.
 
-    ProvisioningError
-     ├── TransientError     retry later, after ``retry_after`` seconds if Azure said so
-     └── TerminalError      record ``failed`` with an ARM-style error and stop
-          └── InvalidRequest    the message itself is malformed or disallowed
+    Exception
+     ├── ProvisioningError
+     │    ├── TransientError     retry later, after ``retry_after`` seconds if Azure said so
+     │    ├── TerminalError      record ``failed`` with an ARM-style error and stop
+     │    │    └── InvalidRequest    the message itself is malformed or disallowed
+     │    └── ArmCallFailed      ARM answered with an error, not yet judged: ``handling`` says
+     │                           what it means (``classify``), ``as_error()`` turns it into a
+     │                           TransientError or TerminalError where the step cannot act on it
+     └── ValueError
+          └── SettingsError      (``settings``) an app setting is missing or malformed: start-up
 
 Anything else raised inside an invocation is a bug: it propagates, the Functions host retries
 the message and, after ``maxDequeueCount`` deliveries, moves it to the poison queue.
+
+``classify`` is the one place that knows what an ARM error means to the app: the error code
+first, then the HTTP status, as Azure Service Operator's ``ClassifyCloudError`` does.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from provisioning.texts import capped
@@ -108,22 +119,52 @@ class InvalidRequest(TerminalError):
         )
 
 
-# Statuses and ARM codes that say "try again later" (ARM's throttling, gateway and conflict codes).
-TRANSIENT_STATUSES = frozenset({408, 429})  # and every 5xx
-TRANSIENT_CODES = frozenset(
-    {
-        "AnotherOperationInProgress",
-        "RetryableError",
-        "TooManyRequests",
-        "ServerTimeout",
-        # Only after the app has asked for the registration, which takes minutes to complete.
-        "MissingSubscriptionRegistration",
-    }
-)
+class Handling(StrEnum):
+    """What the reconcile step does about an ARM failure."""
+
+    TRANSIENT = "transient"  # try again later (Retry-After wins over the backoff)
+    TERMINAL = "terminal"  # record failed and stop
+    BACK_TO_VISIBILITY = "back_to_visibility"  # AKS cannot see the group yet: check it again
+    EXISTING_CLUSTER = "existing_cluster"  # the create-only PUT found a cluster: ours or not?
+    CLUSTER_BUSY = "cluster_busy"  # another operation runs on the cluster: our own create?
+    REGISTER_PROVIDER = "register_provider"  # Microsoft.ContainerService is not registered
+    GROUP_BEING_DELETED = "group_being_deleted"  # wait the deletion out, then create anew
+
+
+# ARM error codes, looked at first: they say more than the HTTP status they come with.
+CODE_HANDLING: Mapping[str, Handling] = {
+    "AnotherOperationInProgress": Handling.TRANSIENT,
+    "RetryableError": Handling.TRANSIENT,
+    "TooManyRequests": Handling.TRANSIENT,
+    "ServerTimeout": Handling.TRANSIENT,
+    "MissingSubscriptionRegistration": Handling.REGISTER_PROVIDER,
+    "ResourceGroupNotFound": Handling.BACK_TO_VISIBILITY,
+    "ResourceGroupBeingDeleted": Handling.GROUP_BEING_DELETED,
+    "OperationNotAllowed": Handling.CLUSTER_BUSY,
+}
+# Then the status: throttling, timeouts and every 5xx are transient (no status: no answer came).
+TRANSIENT_STATUSES = frozenset({408, 429})
+PRECONDITION_FAILED = 412  # what a create-only PUT (If-None-Match: *) of an existing resource gets
+
+
+def classify(code: str, status: int | None = None) -> Handling:
+    """What an ARM failure means to the app: by its error code first, then its HTTP status."""
+    handling = CODE_HANDLING.get(code)
+    if handling is not None:
+        return handling
+    if status == PRECONDITION_FAILED:
+        return Handling.EXISTING_CLUSTER
+    return _by_status(status)
+
+
+def _by_status(status: int | None) -> Handling:
+    if status is None or status in TRANSIENT_STATUSES or status >= 500:
+        return Handling.TRANSIENT
+    return Handling.TERMINAL
 
 
 class ArmCallFailed(ProvisioningError):
-    """ARM answered with an error. Not yet judged: the caller may handle some codes itself."""
+    """ARM answered with an error (or did not answer). ``handling`` says what it means."""
 
     def __init__(
         self, status: int | None, info: ErrorInfo, retry_after: float | None = None
@@ -137,10 +178,19 @@ class ArmCallFailed(ProvisioningError):
     def code(self) -> str:
         return self.info.code
 
-    def judged(self) -> TransientError | TerminalError:
-        """Transient for throttling, 5xx, timeouts and dropped connections; terminal otherwise."""
-        if self.status is None or self.status in TRANSIENT_STATUSES or self.status >= 500:
+    @property
+    def handling(self) -> Handling:
+        return classify(self.info.code, self.status)
+
+    def as_error(self) -> TransientError | TerminalError:
+        """The taxonomy's error for a failure the step does not act on in a specific way.
+
+        Transient when classified so, or for a provider registration (which takes minutes after
+        the app asked for it), or when the status alone says so; terminal otherwise.
+        """
+        handling = self.handling
+        if handling in (Handling.TRANSIENT, Handling.REGISTER_PROVIDER):
             return TransientError(self.info, self.retry_after)
-        if self.info.code in TRANSIENT_CODES:
+        if _by_status(self.status) is Handling.TRANSIENT:
             return TransientError(self.info, self.retry_after)
         return TerminalError(self.info)

@@ -12,13 +12,17 @@ from typing import Any, Protocol
 
 from provisioning.messages import ChainMessage
 from provisioning.status import StatusRecord
-from provisioning.views import ClusterView, CreateStarted, GroupView, OperationView
+from provisioning.views import ClusterRef, ClusterView, CreateStarted, GroupView, OperationView
 
 
-class StatusStore(Protocol):
-    """Status records under ETag conditions: of two writers from the same read, one wins."""
+class StatusReader(Protocol):
+    """What the status endpoint needs: one record by request id."""
 
     def get(self, request_id: str) -> StatusRecord | None: ...
+
+
+class StatusStore(StatusReader, Protocol):
+    """Status records under ETag conditions: of two writers from the same read, one wins."""
 
     def insert(self, record: StatusRecord) -> StatusRecord | None:
         """The record as stored (with its ETag), or None when one for that request exists."""
@@ -55,17 +59,13 @@ class Arm(Protocol):
     def register_provider(self, subscription_id: str) -> None: ...
 
     def start_cluster_create(
-        self,
-        subscription_id: str,
-        resource_group: str,
-        name: str,
-        body: dict[str, Any],
-        *,
-        create_only: bool,
-    ) -> CreateStarted: ...
+        self, ref: ClusterRef, body: dict[str, Any], *, create_only: bool
+    ) -> CreateStarted:
+        """PUT the cluster without waiting; ``create_only`` sends ``If-None-Match: *``."""
+        ...
 
-    def get_cluster(
-        self, subscription_id: str, resource_group: str, name: str
-    ) -> ClusterView | None: ...
+    def get_cluster(self, ref: ClusterRef) -> ClusterView | None:
+        """The cluster, or None when ARM says it does not exist."""
+        ...
 
     def get_operation(self, subscription_id: str, url: str) -> OperationView: ...

@@ -37,6 +37,7 @@ from provisioning.decisions import (
 from provisioning.errors import (
     ArmCallFailed,
     ErrorInfo,
+    Handling,
     InvalidRequest,
     TerminalError,
     TransientError,
@@ -187,7 +188,7 @@ def _run_step(
             else:
                 outcome = _watch(record, deps, now)
         except ArmCallFailed as exc:
-            raise exc.judged() from exc
+            raise exc.as_error() from exc
     except TransientError as exc:
         outcome = after_transient(record, exc.info, exc.retry_after, deps.settings, deps.jitter())
     except TerminalError as exc:
@@ -202,7 +203,7 @@ def _ensure_group(record: StatusRecord, request: ClusterRequest, deps: Deps, now
         try:
             created = arm.create_group(sub, name, request.location, resource_tags(request))
         except ArmCallFailed as exc:
-            if exc.code != "ResourceGroupBeingDeleted":
+            if exc.handling is not Handling.GROUP_BEING_DELETED:
                 raise
             group = GroupView(exists=True, state="Deleting")
         else:
@@ -224,20 +225,22 @@ def _start_cluster(
     record: StatusRecord, request: ClusterRequest, deps: Deps, now: datetime
 ) -> Next:
     arm, settings = deps.arm, deps.settings
-    where = (record.subscription_id, record.resource_group, record.cluster_name)
     try:
-        started = arm.start_cluster_create(*where, cluster_body(request), create_only=True)
+        started = arm.start_cluster_create(
+            record.cluster_ref, cluster_body(request), create_only=True
+        )
     except ArmCallFailed as exc:
-        if exc.status == 412:
+        handling = exc.handling
+        if handling is Handling.EXISTING_CLUSTER:
             return _existing_cluster(record, request, deps, now)
-        if exc.code == "OperationNotAllowed":
-            cluster = arm.get_cluster(*where)
+        if handling is Handling.CLUSTER_BUSY:
+            cluster = arm.get_cluster(record.cluster_ref)
             if cluster and ours(cluster, record.request_id) and cluster.state == "Creating":
                 return cluster_started(record, cluster.id, None, None, now, settings)
             raise TransientError(exc.info, exc.retry_after) from exc
-        if exc.code == "ResourceGroupNotFound":
+        if handling is Handling.BACK_TO_VISIBILITY:
             return back_to_visibility(record, settings, exc.info.message)
-        if exc.code == "MissingSubscriptionRegistration" and not record.registration_requested:
+        if handling is Handling.REGISTER_PROVIDER and not record.registration_requested:
             arm.register_provider(record.subscription_id)
             delay = settings.provider_registration_delay_seconds
             return Next(
@@ -256,8 +259,7 @@ def _existing_cluster(
     record: StatusRecord, request: ClusterRequest, deps: Deps, now: datetime
 ) -> Next:
     """412 on a create-only PUT: ours (carry on, or re-create after our own failure) or not."""
-    where = (record.subscription_id, record.resource_group, record.cluster_name)
-    cluster = deps.arm.get_cluster(*where)
+    cluster = deps.arm.get_cluster(record.cluster_ref)
     if cluster is None:
         raise TransientError(ErrorInfo("ResourceNotFound", "the cluster vanished after a 412"))
     if not ours(cluster, record.request_id):
@@ -270,7 +272,9 @@ def _existing_cluster(
             )
         )
     if cluster.state == "Failed":
-        started = deps.arm.start_cluster_create(*where, cluster_body(request), create_only=False)
+        started = deps.arm.start_cluster_create(
+            record.cluster_ref, cluster_body(request), create_only=False
+        )
         return cluster_started(
             record,
             started.cluster_id,
@@ -290,11 +294,9 @@ def _watch(record: StatusRecord, deps: Deps, now: datetime) -> Next:
             record, operation.status, operation.error, operation.retry_after, now, settings
         )
     try:
-        cluster = arm.get_cluster(
-            record.subscription_id, record.resource_group, record.cluster_name
-        )
+        cluster = arm.get_cluster(record.cluster_ref)
     except ArmCallFailed as exc:
-        if exc.code == "ResourceGroupNotFound":
+        if exc.handling is Handling.BACK_TO_VISIBILITY:
             return back_to_visibility(record, settings, exc.info.message)
         raise
     if cluster is None:

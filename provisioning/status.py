@@ -16,6 +16,7 @@ from typing import Any
 
 from provisioning.contract import ClusterRequest
 from provisioning.errors import ErrorInfo
+from provisioning.views import ClusterRef
 
 ROW_KEY = "status"
 
@@ -111,6 +112,10 @@ class StatusRecord:
             advanced_by=advanced_by,
             max_attempts=max_attempts,
         )
+
+    @property
+    def cluster_ref(self) -> ClusterRef:
+        return ClusterRef(self.subscription_id, self.resource_group, self.cluster_name)
 
     @classmethod
     def rejected(

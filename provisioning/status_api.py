@@ -4,14 +4,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Protocol
 
 from provisioning.messages import canonical_uuid
-from provisioning.status import StatusRecord
-
-
-class StatusReader(Protocol):
-    def get(self, request_id: str) -> StatusRecord | None: ...
+from provisioning.ports import StatusReader
 
 
 @dataclass(frozen=True, slots=True)

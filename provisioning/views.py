@@ -14,6 +14,15 @@ from provisioning.errors import ErrorInfo
 
 
 @dataclass(frozen=True, slots=True)
+class ClusterRef:
+    """Where a managed cluster is (or is to be): subscription, resource group, name."""
+
+    subscription_id: str
+    resource_group: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
 class GroupView:
     exists: bool
     state: str | None = None

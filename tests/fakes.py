@@ -21,7 +21,7 @@ from provisioning.messages import ChainMessage, Delivery
 from provisioning.reconcile import Deps
 from provisioning.settings import Settings
 from provisioning.status import StatusRecord
-from provisioning.views import ClusterView, CreateStarted, GroupView, OperationView
+from provisioning.views import ClusterRef, ClusterView, CreateStarted, GroupView, OperationView
 
 IN_PROGRESS = OperationView("InProgress", None, None)
 
@@ -31,6 +31,7 @@ class MemoryStatusStore:
 
     def __init__(self) -> None:
         self.records: dict[str, StatusRecord] = {}
+        self.asked: list[str] = []  # every request id read, in order
         self.writes = 0
         self._etags = itertools.count(1)
 
@@ -41,7 +42,13 @@ class MemoryStatusStore:
         return stored
 
     def get(self, request_id: str) -> StatusRecord | None:
+        self.asked.append(request_id)
         return self.records.get(request_id)
+
+    def seed(self, *records: StatusRecord) -> None:
+        """Records already in the table (each stored with a fresh ETag)."""
+        for record in records:
+            self._store(record)
 
     def insert(self, record: StatusRecord) -> StatusRecord | None:
         if record.request_id in self.records:
@@ -139,33 +146,25 @@ class FakeArm:
         self.registered.append(subscription_id)
 
     def start_cluster_create(
-        self,
-        subscription_id: str,
-        resource_group: str,
-        name: str,
-        body: dict[str, Any],
-        *,
-        create_only: bool,
+        self, ref: ClusterRef, body: dict[str, Any], *, create_only: bool
     ) -> CreateStarted:
         self._call("start_cluster_create")
-        if create_only and name in self.clusters:  # If-None-Match: * on an existing resource
+        if create_only and ref.name in self.clusters:  # If-None-Match: * on an existing one
             raise ArmCallFailed(412, ErrorInfo("PreconditionFailed", "the cluster exists"))
         cluster_id = (
-            f"/subscriptions/{subscription_id}/resourceGroups/{resource_group}"
-            f"/providers/Microsoft.ContainerService/managedClusters/{name}"
+            f"/subscriptions/{ref.subscription_id}/resourceGroups/{ref.resource_group}"
+            f"/providers/Microsoft.ContainerService/managedClusters/{ref.name}"
         )
-        self.clusters[name] = ClusterView(cluster_id, "Creating", dict(body.get("tags", {})))
+        self.clusters[ref.name] = ClusterView(cluster_id, "Creating", dict(body.get("tags", {})))
         operation = (
-            f"https://management.azure.com/subscriptions/{subscription_id}/providers/"
+            f"https://management.azure.com/subscriptions/{ref.subscription_id}/providers/"
             f"Microsoft.ContainerService/locations/westeurope/operations/{len(self.calls)}"
         )
         return CreateStarted(cluster_id, operation, None)
 
-    def get_cluster(
-        self, subscription_id: str, resource_group: str, name: str
-    ) -> ClusterView | None:
+    def get_cluster(self, ref: ClusterRef) -> ClusterView | None:
         self._call("get_cluster")
-        return self.clusters.get(name)
+        return self.clusters.get(ref.name)
 
     def get_operation(self, subscription_id: str, url: str) -> OperationView:
         self._call("get_operation")

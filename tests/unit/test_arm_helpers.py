@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import math
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from typing import cast
 
 import pytest
 from azure.core.credentials import TokenCredential
 
-from provisioning.arm import Arm, _retry_after
-from provisioning.errors import ArmCallFailed, ErrorInfo, TerminalError, TransientError
+from provisioning.arm import Arm, retry_after
+from provisioning.errors import (
+    ArmCallFailed,
+    ErrorInfo,
+    Handling,
+    TerminalError,
+    TransientError,
+    classify,
+)
 from provisioning.settings import Settings
 
 
@@ -19,7 +28,7 @@ def arm(endpoint: str = "") -> Arm:
     return Arm(settings, cast(TokenCredential, object()))
 
 
-# --- _retry_after ---------------------------------------------------------------------------
+# --- retry_after (azure-core's reading) ------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -29,27 +38,36 @@ def arm(endpoint: str = "") -> Arm:
         ({"retry-after": "17"}, 17.0),
         ({"retry-after": "0"}, 0.0),
         ({"retry-after": "2.5"}, 2.5),
+        ({"Retry-After": "4"}, 4.0),
         ({"retry-after-ms": "1500"}, 1.5),
         ({"x-ms-retry-after-ms": "250"}, 0.25),
-        ({"retry-after-ms": "2000", "retry-after": "60"}, 2.0),
-        ({"x-ms-retry-after-ms": "3000", "retry-after": "60"}, 3.0),
+        ({"retry-after-ms": "2000", "retry-after": "60"}, 60.0),
+        ({"x-ms-retry-after-ms": "3000", "retry-after": "60"}, 60.0),
         ({"retry-after-ms": "1000", "x-ms-retry-after-ms": "9000"}, 1.0),
-        ({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}, None),
+        ({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}, 0.0),
         ({"retry-after": "soon"}, None),
         ({"content-type": "application/json"}, None),
     ],
 )
-def test_retry_after_reads_seconds_and_milliseconds(
+def test_retry_after_reads_seconds_dates_and_milliseconds(
     headers: dict[str, str], expected: float | None
 ) -> None:
-    """Millisecond headers win over Retry-After; an HTTP-date or junk Retry-After is ignored."""
-    assert _retry_after(headers) == expected
+    """azure-core's order: Retry-After, then the millisecond headers; a past date is 0."""
+    assert retry_after(headers) == expected
+
+
+def test_retry_after_reads_an_http_date() -> None:
+    """The HTTP-date form (RFC 9110) counts the seconds until that moment."""
+    moment = datetime.now(UTC) + timedelta(seconds=120)
+    seconds = retry_after({"retry-after": format_datetime(moment, usegmt=True)})
+    assert seconds is not None
+    assert 60 < seconds <= 121
 
 
 @pytest.mark.parametrize("name", ["retry-after-ms", "x-ms-retry-after-ms"])
 def test_malformed_millisecond_header_is_ignored(name: str) -> None:
     """A malformed millisecond header gives None, like a malformed Retry-After."""
-    assert _retry_after({name: "soon"}) is None
+    assert retry_after({name: "soon"}) is None
 
 
 @pytest.mark.parametrize(
@@ -59,11 +77,12 @@ def test_malformed_millisecond_header_is_ignored(name: str) -> None:
         {"retry-after": "nan"},
         {"retry-after": "Infinity"},
         {"retry-after-ms": "inf"},
+        {"retry-after": "1e400"},
     ],
 )
 def test_non_finite_retry_after_is_ignored(headers: dict[str, str]) -> None:
     """Only a finite number of seconds is a usable Retry-After."""
-    value = _retry_after(headers)
+    value = retry_after(headers)
     assert value is None or math.isfinite(value)
 
 
@@ -120,22 +139,22 @@ def test_trusted_host_follows_arm_endpoint(endpoint: str, url: str, trusted: boo
     assert (arm(endpoint).trusted_url(url) == url) is trusted
 
 
-# --- ArmCallFailed.judged -------------------------------------------------------------------
+# --- ArmCallFailed.as_error and classify ----------------------------------------------------
 
 
 @pytest.mark.parametrize("status", [None, 408, 429, 500, 502, 503, 504])
 def test_throttling_timeouts_and_server_errors_are_transient(status: int | None) -> None:
     """No status (dropped connection), 408, 429 and 5xx are retried later."""
-    judged = ArmCallFailed(status, ErrorInfo("Whatever", "m"), 12.0).judged()
-    assert isinstance(judged, TransientError)
-    assert judged.retry_after == 12.0
-    assert judged.info.code == "Whatever"
+    error = ArmCallFailed(status, ErrorInfo("Whatever", "m"), 12.0).as_error()
+    assert isinstance(error, TransientError)
+    assert error.retry_after == 12.0
+    assert error.info.code == "Whatever"
 
 
 @pytest.mark.parametrize("status", [501, 505, 507, 511])
 def test_every_5xx_is_transient(status: int) -> None:
-    """Every 5xx status is judged transient, not only the common four."""
-    assert isinstance(ArmCallFailed(status, ErrorInfo("X", "m")).judged(), TransientError)
+    """Every 5xx status is transient, not only the common four."""
+    assert isinstance(ArmCallFailed(status, ErrorInfo("X", "m")).as_error(), TransientError)
 
 
 @pytest.mark.parametrize(
@@ -151,7 +170,7 @@ def test_every_5xx_is_transient(status: int) -> None:
 @pytest.mark.parametrize("status", [400, 409])
 def test_transient_codes_are_transient_whatever_the_status(code: str, status: int) -> None:
     """ARM's retry-later codes are transient even on a 4xx status."""
-    assert isinstance(ArmCallFailed(status, ErrorInfo(code, "m")).judged(), TransientError)
+    assert isinstance(ArmCallFailed(status, ErrorInfo(code, "m")).as_error(), TransientError)
 
 
 @pytest.mark.parametrize(
@@ -168,12 +187,38 @@ def test_transient_codes_are_transient_whatever_the_status(code: str, status: in
 def test_other_errors_are_terminal(status: int, code: str) -> None:
     """Any other status and code is terminal, keeping ARM's error info."""
     info = ErrorInfo(code, "m", correlation_id="corr")
-    judged = ArmCallFailed(status, info).judged()
-    assert isinstance(judged, TerminalError)
-    assert not isinstance(judged, TransientError)
-    assert judged.info == info
+    error = ArmCallFailed(status, info).as_error()
+    assert isinstance(error, TerminalError)
+    assert not isinstance(error, TransientError)
+    assert error.info == info
 
 
 def test_arm_call_failed_exposes_the_code() -> None:
     """``code`` is ARM's error code, for callers that handle some codes themselves."""
     assert ArmCallFailed(404, ErrorInfo("ResourceNotFound", "m")).code == "ResourceNotFound"
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "handling"),
+    [
+        ("ResourceGroupNotFound", 404, Handling.BACK_TO_VISIBILITY),
+        ("ResourceGroupNotFound", None, Handling.BACK_TO_VISIBILITY),
+        ("MissingSubscriptionRegistration", 409, Handling.REGISTER_PROVIDER),
+        ("ResourceGroupBeingDeleted", 409, Handling.GROUP_BEING_DELETED),
+        ("OperationNotAllowed", 409, Handling.CLUSTER_BUSY),
+        ("PreconditionFailed", 412, Handling.EXISTING_CLUSTER),
+        ("AnotherOperationInProgress", 409, Handling.TRANSIENT),
+        ("TooManyRequests", 400, Handling.TRANSIENT),
+        ("Whatever", 429, Handling.TRANSIENT),
+        ("Whatever", 503, Handling.TRANSIENT),
+        ("ServiceRequestError", None, Handling.TRANSIENT),
+        ("AuthorizationFailed", 403, Handling.TERMINAL),
+        ("QuotaExceeded", 400, Handling.TERMINAL),
+    ],
+)
+def test_classify_reads_the_code_first_then_the_status(
+    code: str, status: int | None, handling: Handling
+) -> None:
+    """One classifier: a known ARM code decides; otherwise 412, then 408/429/5xx, then terminal."""
+    assert classify(code, status) is handling
+    assert ArmCallFailed(status, ErrorInfo(code, "m")).handling is handling

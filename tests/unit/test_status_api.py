@@ -10,25 +10,14 @@ import pytest
 from provisioning.errors import ErrorInfo
 from provisioning.status import Phase, StatusRecord
 from provisioning.status_api import status_answer
-from provisioning.storage import StatusStore
+from tests.fakes import MemoryStatusStore
 from tests.unit.factories import REQUEST_ID, make_record
 
 
-class InMemoryStatusStore:
-    """Our own StatusStore's ``get``, over a dict; remembers which ids were asked for."""
-
-    def __init__(self, *records: StatusRecord) -> None:
-        self._records = {record.request_id: record for record in records}
-        self.asked: list[str] = []
-
-    def get(self, request_id: str) -> StatusRecord | None:
-        self.asked.append(request_id)
-        return self._records.get(request_id)
-
-
 def answer(raw_id: str, *records: StatusRecord) -> tuple[int, dict[str, object], list[str]]:
-    store = InMemoryStatusStore(*records)
-    result = status_answer(raw_id, cast(StatusStore, store))
+    store = MemoryStatusStore()
+    store.seed(*records)
+    result = status_answer(raw_id, store)
     return result.status_code, json.loads(result.body), store.asked
 
 
