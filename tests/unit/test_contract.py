@@ -202,6 +202,21 @@ def test_fingerprint_differs_for_different_requests(variant: dict[str, Any]):
     assert parse_request(body(variant)).fingerprint() != parse_request(body(EXAMPLE)).fingerprint()
 
 
+@pytest.mark.parametrize(
+    ("changes", "fingerprint"),
+    [
+        ({}, "d38cb3c60d861a3701a94b4b6ef4b700611b758ac8fac5010a278011cebba582"),
+        (
+            {"tags": {"équipe": "ü", "a": "b"}},
+            "1c886a5b173ebc14d64498aa84a32c7fad6f87dcb8a067b93d0eed58922c0f34",
+        ),
+    ],
+)
+def test_fingerprint_has_a_known_value(changes: dict[str, Any], fingerprint: str):
+    """Pinned: fingerprints are stored in status records, so their recipe may never drift."""
+    assert parse_request(body({**EXAMPLE, **changes})).fingerprint() == fingerprint
+
+
 def test_fingerprint_is_sha256_hex():
     """The fingerprint is 64 lowercase hex digits."""
     fingerprint = parse_request(body(EXAMPLE)).fingerprint()

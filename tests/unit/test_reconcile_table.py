@@ -1,0 +1,364 @@
+"""The reconcile step and the poison trigger as tables: (record state x message kind) -> effect.
+
+Each row seeds the in-memory status table with one record state, delivers one message kind, and
+checks what happened: the table writes, the queue sends, the ARM calls and the log line. No
+Azurite, no emulator: the shared fakes in ``tests/fakes.py`` keep the ETag rules.
+
+The poison rows are a table of their own (``POISON_ROWS``): which messages may end a run is a
+rule that changes on its own, and each of its rows says what it expects in one word.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from enum import Enum
+
+import pytest
+
+from provisioning.errors import ErrorInfo
+from provisioning.messages import ChainMessage, Delivery
+from provisioning.poison import HOST_GAVE_UP, UNREADABLE, handle_poison
+from provisioning.reconcile import handle
+from provisioning.status import Phase, StatusRecord
+from tests.fakes import MemoryStatusStore, World
+from tests.unit.factories import REQUEST_ID, T0, group, make_request, make_settings
+
+REQUEST = make_request()
+OTHER_PAYLOAD = make_request(node_count=5)  # same request_id, another cluster
+CHAIN = "c" * 32
+OTHER_CHAIN = "d" * 32
+SPA_ID = "m-spa"  # the queue message id of the SPA's request
+PREV_ID = "m-prev"  # the chain message that made the record's last write
+NEXT_ID = "m-next"  # a chain message delivered now
+
+
+def _wire(document: object) -> bytes:
+    return base64.b64encode(json.dumps(document).encode())
+
+
+SPA_WIRE = _wire(REQUEST.to_dict())
+
+
+# --- record states ------------------------------------------------------------------------
+
+
+def _accepted(**changes: object) -> StatusRecord:
+    record = StatusRecord.accepted(REQUEST, advanced_by=PREV_ID, now=T0, run=2, chain=CHAIN)
+    return replace(record, **changes)  # type: ignore[arg-type]
+
+
+FAILED_ERROR = ErrorInfo("QuotaExceeded", "no cores left")
+STATES: dict[str, StatusRecord | None] = {
+    "none": None,
+    # The SPA's message inserted the record and its invocation died before committing step 0.
+    "inserted": _accepted(advanced_by=SPA_ID),
+    # The SPA's message committed step 0 -> 1 and died before sending the chain message.
+    "spa-committed": _accepted(advanced_by=SPA_ID, step=1, attempt=2, next_delay=5),
+    "checking": _accepted(step=3, attempt=3, next_delay=5),
+    "watching": _accepted(
+        phase=Phase.CREATING_CLUSTER,
+        step=5,
+        next_delay=30,
+        operation_url="https://management.azure.com/operations/1",
+        watch_started=T0,
+    ),
+    "succeeded": _accepted(phase=Phase.SUCCEEDED, step=7),
+    "failed": _accepted(phase=Phase.FAILED, step=4, error=FAILED_ERROR),
+    # Refused on arrival by the SPA message itself (a setting disallowed it then).
+    "rejected": StatusRecord.rejected(
+        REQUEST, ErrorInfo("SubscriptionNotAllowed", "x"), wire=SPA_WIRE, advanced_by=SPA_ID, now=T0
+    ),
+}
+
+
+# --- message kinds ------------------------------------------------------------------------
+
+
+# What messages for a request the table never had are derived from.
+NEVER_STORED = _accepted(step=3)
+
+
+def _chain(record: StatusRecord, message_id: str, **changes: int | str) -> Delivery:
+    message = ChainMessage(REQUEST_ID, record.run, record.chain, record.step, record.attempt)
+    changed = replace(message, **changes)  # type: ignore[arg-type]
+    return Delivery(message_id, base64.b64encode(changed.to_json().encode()), 1)
+
+
+MESSAGES: dict[str, Callable[[StatusRecord], Delivery]] = {
+    "spa-same-id": lambda r: Delivery(SPA_ID, SPA_WIRE, 1),
+    "spa-new-id": lambda r: Delivery("m-spa-again", SPA_WIRE, 1),
+    "spa-other-payload": lambda r: Delivery("m-spa-other", _wire(OTHER_PAYLOAD.to_dict()), 1),
+    "chain-current": lambda r: _chain(r, NEXT_ID),
+    # The message that made the last write, delivered again (its invocation died after commit).
+    "chain-redelivered": lambda r: _chain(r, PREV_ID, step=r.step - 1),
+    # A copy of that message under another id: it lost, it must not act.
+    "chain-duplicate": lambda r: _chain(r, NEXT_ID, step=r.step - 1),
+    "chain-stale-step": lambda r: _chain(r, NEXT_ID, step=r.step - 2),
+    "chain-ahead": lambda r: _chain(r, NEXT_ID, step=r.step + 1),
+    "chain-fork": lambda r: _chain(r, NEXT_ID, chain=OTHER_CHAIN),
+    "chain-stale-run": lambda r: _chain(r, NEXT_ID, run=r.run - 1),
+}
+
+
+class Effect(Enum):
+    NEW = "inserted, ran the first step, sent the next chain message"
+    STEP = "ran the step, committed step + 1 under the ETag, sent the next chain message"
+    REDRIVE = "a new run (fresh chain), ran its first step"
+    STALE = "dropped: no write, no send, no ARM call"
+    DUPLICATE = "ignored: no write, no send, no ARM call"
+    CONFLICT = "another payload under a live id: poisoned, record untouched"
+    HANDOFF = "redelivered after commit: sent the chain message the crash lost"
+    HANDOFF_POISON = "redelivered after a failing commit: poisoned the message"
+    HANDOFF_DONE = "redelivered after the final commit: nothing left to send"
+    LOST_RACE = "another writer committed first: the ETag refused ours, no send"
+    REDRIVE_LOST_RACE = "the re-drive's replace was refused: nothing else"
+
+
+@dataclass(frozen=True)
+class Row:
+    state: str
+    message: str
+    effect: Effect
+    race: bool = False  # another writer commits between this step's read and its write
+
+    @property
+    def id(self) -> str:
+        return f"{self.state}-x-{self.message}{'-raced' if self.race else ''}"
+
+
+E = Effect
+ROWS = [
+    Row("none", "spa-same-id", E.NEW),
+    Row("none", "chain-current", E.STALE),
+    Row("none", "chain-redelivered", E.STALE),
+    Row("inserted", "spa-same-id", E.STEP),  # redelivery before the first commit
+    Row("inserted", "spa-new-id", E.DUPLICATE),
+    Row("inserted", "spa-other-payload", E.CONFLICT),
+    Row("inserted", "chain-current", E.STEP),
+    Row("inserted", "chain-fork", E.STALE),
+    Row("inserted", "spa-same-id", E.LOST_RACE, race=True),
+    Row("spa-committed", "spa-same-id", E.HANDOFF),  # redelivery after the first commit
+    Row("spa-committed", "spa-new-id", E.DUPLICATE),
+    Row("spa-committed", "chain-current", E.STEP),
+    Row("spa-committed", "chain-duplicate", E.STALE),
+    Row("checking", "spa-new-id", E.DUPLICATE),
+    Row("checking", "spa-other-payload", E.CONFLICT),
+    Row("checking", "chain-current", E.STEP),
+    Row("checking", "chain-redelivered", E.HANDOFF),
+    Row("checking", "chain-duplicate", E.STALE),
+    Row("checking", "chain-stale-step", E.STALE),
+    Row("checking", "chain-ahead", E.STALE),
+    Row("checking", "chain-fork", E.STALE),
+    Row("checking", "chain-stale-run", E.STALE),
+    Row("checking", "chain-current", E.LOST_RACE, race=True),
+    Row("watching", "spa-new-id", E.DUPLICATE),
+    Row("watching", "spa-other-payload", E.CONFLICT),
+    Row("watching", "chain-current", E.STEP),
+    Row("watching", "chain-redelivered", E.HANDOFF),
+    Row("watching", "chain-duplicate", E.STALE),
+    Row("watching", "chain-stale-step", E.STALE),
+    Row("watching", "chain-fork", E.STALE),
+    Row("watching", "chain-stale-run", E.STALE),
+    Row("watching", "chain-current", E.LOST_RACE, race=True),
+    Row("succeeded", "spa-new-id", E.DUPLICATE),
+    Row("succeeded", "spa-other-payload", E.CONFLICT),
+    Row("succeeded", "chain-current", E.STALE),
+    Row("succeeded", "chain-redelivered", E.HANDOFF_DONE),
+    Row("succeeded", "chain-fork", E.STALE),
+    Row("failed", "spa-new-id", E.REDRIVE),
+    Row("failed", "spa-other-payload", E.CONFLICT),
+    Row("failed", "chain-current", E.STALE),
+    Row("failed", "chain-redelivered", E.HANDOFF_POISON),
+    Row("failed", "chain-stale-run", E.STALE),
+    Row("failed", "spa-new-id", E.REDRIVE_LOST_RACE, race=True),
+    Row("rejected", "spa-same-id", E.HANDOFF_POISON),
+    Row("rejected", "spa-new-id", E.REDRIVE),
+    Row("rejected", "spa-other-payload", E.CONFLICT),
+]
+
+LOG_LINES = {
+    E.STALE: "stale message dropped",
+    E.DUPLICATE: "duplicate request ignored",
+    E.CONFLICT: "RequestIdConflict",
+    E.HANDOFF: "redelivered after a crash",
+    E.HANDOFF_POISON: "redelivered after a crash",
+    E.HANDOFF_DONE: "redelivered after a crash",
+    E.LOST_RACE: "another delivery advanced this request first",
+    E.REDRIVE: "re-driven as run",
+    E.REDRIVE_LOST_RACE: "re-drive lost a race",
+}
+
+
+class RacingStatusStore(MemoryStatusStore):
+    """The status table while another delivery commits between our read and our write."""
+
+    def replace(self, record: StatusRecord) -> StatusRecord | None:
+        current = self.records[record.request_id]
+        self._store(replace(current, step=current.step + 1, advanced_by="m-racer"))
+        return super().replace(record)
+
+
+def _world(race: bool) -> World:
+    world = World(settings=make_settings(), now=T0)
+    if race:
+        world.status = RacingStatusStore()
+    world.arm.groups["rg-team-a"] = group()  # visible and ours: a step can go on to AKS
+    return world
+
+
+@pytest.mark.parametrize("row", ROWS, ids=[row.id for row in ROWS])
+def test_reconcile_step(row: Row, caplog: pytest.LogCaptureFixture) -> None:
+    """One (record state, message kind) pair has exactly the effect its row names."""
+    world = _world(row.race)
+    before = STATES[row.state]
+    if before is not None:
+        world.status.seed(before)
+        before = world.status.records[REQUEST_ID]  # with the ETag the table gave it
+    delivery = MESSAGES[row.message](before or NEVER_STORED)
+    writes = world.status.writes
+    caplog.set_level(logging.INFO, logger="provisioning")
+
+    handle(delivery, world.deps)
+
+    after = world.status.records.get(REQUEST_ID)
+    if row.effect in LOG_LINES:
+        assert LOG_LINES[row.effect] in caplog.text
+    if row.effect in (E.NEW, E.STEP, E.REDRIVE):
+        _ran_a_step(row.effect, before, after, delivery, world)
+        return
+    assert not world.outbox.poisoned or row.effect in (E.CONFLICT, E.HANDOFF_POISON)
+    if row.effect is E.LOST_RACE:
+        assert world.arm.calls, "the step ran before its write lost"
+        assert after is not None and after.advanced_by == "m-racer"
+        assert not world.outbox.chained
+        return
+    assert not world.arm.calls
+    if row.effect is E.REDRIVE_LOST_RACE:
+        assert before is not None and after is not None
+        assert (after.advanced_by, after.run) == ("m-racer", before.run)
+        assert not world.outbox.chained
+        return
+    assert world.status.writes == writes, "this message must not write the record"
+    assert after == before
+    if row.effect is E.HANDOFF:
+        assert after is not None
+        assert [(m.step, m.chain, delay) for m, delay in world.outbox.chained] == [
+            (after.step, after.chain, after.next_delay)
+        ]
+    else:
+        assert not world.outbox.chained
+    expected_poison = [delivery.wire] if row.effect in (E.CONFLICT, E.HANDOFF_POISON) else []
+    assert world.outbox.poisoned == expected_poison
+
+
+def _ran_a_step(
+    effect: Effect,
+    before: StatusRecord | None,
+    after: StatusRecord | None,
+    delivery: Delivery,
+    world: World,
+) -> None:
+    assert after is not None
+    assert world.arm.calls, "a step looks at ARM"
+    assert after.advanced_by == delivery.id
+    assert after.phase is Phase.CREATING_CLUSTER  # the group was visible: AKS create started
+    if effect is E.STEP:
+        assert before is not None
+        assert (after.run, after.chain, after.step) == (before.run, before.chain, before.step + 1)
+    else:  # a fresh run: new chain token, step 0 committed
+        assert after.run == (1 if before is None else before.run + 1)
+        assert after.step == 1
+        assert before is None or after.chain != before.chain
+    assert [(m.run, m.chain, m.step) for m, _ in world.outbox.chained] == [
+        (after.run, after.chain, after.step)
+    ]
+    assert not world.outbox.poisoned
+
+
+# --- the poison trigger -------------------------------------------------------------------
+
+
+class Ends(Enum):
+    RUN = "marks the live run failed with PoisonMessage"
+    NOTHING = "archives only: the record stays as it was"
+    INSERTS = "records a never-seen request as failed on arrival"
+
+
+# The ownership rule: which poisoned messages may end a run. Each row is (state, message kind,
+# what it ends, the archive reason's code). Only this table needs to change with the rule.
+POISON_ROWS = [
+    ("inserted", "spa-same-id", Ends.RUN, "PoisonMessage"),
+    ("inserted", "chain-current", Ends.RUN, "PoisonMessage"),
+    ("checking", "chain-current", Ends.RUN, "PoisonMessage"),
+    ("checking", "chain-duplicate", Ends.RUN, "PoisonMessage"),
+    ("checking", "chain-stale-step", Ends.RUN, "PoisonMessage"),
+    ("checking", "spa-new-id", Ends.RUN, "PoisonMessage"),
+    ("checking", "chain-fork", Ends.NOTHING, "PoisonMessage"),
+    ("checking", "chain-stale-run", Ends.NOTHING, "PoisonMessage"),
+    ("checking", "spa-other-payload", Ends.NOTHING, "RequestIdConflict"),
+    ("watching", "chain-current", Ends.RUN, "PoisonMessage"),
+    ("watching", "chain-fork", Ends.NOTHING, "PoisonMessage"),
+    ("watching", "chain-stale-run", Ends.NOTHING, "PoisonMessage"),
+    ("succeeded", "chain-current", Ends.NOTHING, "PoisonMessage"),
+    ("succeeded", "spa-new-id", Ends.NOTHING, "PoisonMessage"),
+    ("failed", "chain-current", Ends.NOTHING, "QuotaExceeded"),
+    ("failed", "chain-fork", Ends.NOTHING, "PoisonMessage"),
+    ("rejected", "spa-same-id", Ends.NOTHING, "SubscriptionNotAllowed"),
+    ("none", "spa-same-id", Ends.INSERTS, "PoisonMessage"),
+    ("none", "chain-current", Ends.NOTHING, "PoisonMessage"),
+]
+
+
+@pytest.mark.parametrize(
+    ("state", "message", "ends", "reason"),
+    POISON_ROWS,
+    ids=[f"{state}-x-{message}" for state, message, _, _ in POISON_ROWS],
+)
+def test_poison_trigger(state: str, message: str, ends: Ends, reason: str) -> None:
+    """A poisoned message is archived once with its reason; only its own run's message ends it."""
+    world = _world(race=False)
+    before = STATES[state]
+    if before is not None:
+        world.status.seed(before)
+        before = world.status.records[REQUEST_ID]
+    delivery = MESSAGES[message](before or NEVER_STORED)
+
+    handle_poison(delivery, world.status, world.archive, "q-poison")
+
+    [row] = world.archive.rows
+    assert row["PartitionKey"] == REQUEST_ID
+    assert row["reason"].split(":", 1)[0] == reason
+    after = world.status.records.get(REQUEST_ID)
+    if ends is Ends.RUN:
+        assert before is not None and after is not None
+        assert after.phase is Phase.FAILED
+        assert after.error == HOST_GAVE_UP
+        assert (after.run, after.chain, after.step) == (before.run, before.chain, before.step + 1)
+    elif ends is Ends.INSERTS:
+        assert after is not None and after.phase is Phase.FAILED and after.error == HOST_GAVE_UP
+        assert after.fingerprint == REQUEST.fingerprint()
+    else:
+        assert after == before
+
+
+def test_poison_trigger_archives_an_unreadable_body_under_its_own_key() -> None:
+    """Text that is not base64 has no request: archived under _unreadable, nothing written."""
+    world = _world(race=False)
+    handle_poison(Delivery("m-x", b"not base64!", 3), world.status, world.archive, "q-poison")
+    [row] = world.archive.rows
+    assert row["PartitionKey"] == UNREADABLE
+    assert row["reason"].startswith("InvalidRequest")
+    assert not world.status.records
+
+
+def test_the_tables_cover_the_issue_s_cases() -> None:
+    """At least 40 reconcile rows, every effect reached, every message kind used."""
+    assert len(ROWS) >= 40
+    assert {row.effect for row in ROWS} == set(Effect)
+    assert {row.message for row in ROWS} == set(MESSAGES)
+    assert {row.state for row in ROWS} == set(STATES)
+    assert len({row.id for row in ROWS}) == len(ROWS)
