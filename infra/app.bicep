@@ -44,6 +44,8 @@ var storageQueueDataContributor = '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
 var storageTableDataContributor = '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
 var monitoringMetricsPublisher = '3913510d-42f4-4e42-8a64-420c390055eb'
 var storageQueueDataMessageSender = 'c6a89b2d-59bc-44d0-9896-0f6e12d7b80a'
+var storageQueueDataReader = '19e7f393-937e-4f77-808e-94535e297925'
+var storageTableDataReader = '76199698-9eea-4c19-bc75-cec21354c6b6'
 
 // ---------------------------------------------------------------- identity
 
@@ -432,15 +434,37 @@ resource metricsPublisher 'Microsoft.Authorization/roleAssignments@2022-04-01' =
   }
 }
 
-// The deployer may send requests, on the request queue only, to try the app (README, "Try it in
-// Azure"). No principalType: the same template serves a user (azd up) and CI's service principal.
+// The deployer may try the app (README, "Try it in Azure"): send requests on the request queue,
+// and read the queues and tables (follow a request, peek at the poison queue, re-drive, and pass
+// the preflight's storage checks in the postdeploy hook). Nothing else is writable. No
+// principalType: the same template serves a user (azd up) and CI's service principal.
 resource deployerQueueSender 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(deployerPrincipalId)) {
   scope: requestQueue
   name: guid(requestQueue.id, deployerPrincipalId, storageQueueDataMessageSender)
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', storageQueueDataMessageSender)
     principalId: deployerPrincipalId
-    description: 'The deployer (azd principalId): send a first request.'
+    description: 'The deployer (azd principalId): send requests.'
+  }
+}
+
+resource deployerQueueReader 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(deployerPrincipalId)) {
+  scope: storage
+  name: guid(storage.id, deployerPrincipalId, storageQueueDataReader)
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', storageQueueDataReader)
+    principalId: deployerPrincipalId
+    description: 'The deployer (azd principalId): peek at the request and poison queues.'
+  }
+}
+
+resource deployerTableReader 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(deployerPrincipalId)) {
+  scope: storage
+  name: guid(storage.id, deployerPrincipalId, storageTableDataReader)
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', storageTableDataReader)
+    principalId: deployerPrincipalId
+    description: 'The deployer (azd principalId): read status records and the poison archive.'
   }
 }
 

@@ -1,6 +1,6 @@
 #!/bin/sh
-# azd postdeploy hook (azure.yaml): sync the triggers, then run the read-only preflight with the
-# deployment's settings. azd exports the Bicep outputs (AZURE_*) to this script's environment.
+# azd postdeploy hook (azure.yaml): sync the triggers, then run the read-only preflight
+# (docs/preflight.md) with the deployed app's settings. azd exports the Bicep outputs (AZURE_*).
 set -eu
 
 # A Flex app scaled to zero wakes only for the triggers the platform knows about.
@@ -9,14 +9,20 @@ az rest --method post \
 az functionapp function list --resource-group "$AZURE_RESOURCE_GROUP" \
   --name "$AZURE_FUNCTION_APP_NAME" --query "[].name" -o tsv
 
-# The preflight reads the subscription and the storage with the settings the app runs with; the
-# credential here is the deployer's Azure CLI login, not the app's identity.
+# The app's own settings, less the ones that select its managed identity: here the credential is
+# the deployer's Azure CLI login (the preflight's permission rows then describe the deployer).
 PYTHON=.venv/bin/python
 [ -x "$PYTHON" ] || PYTHON=python3
-export AzureWebJobsStorage__accountName="$AZURE_STORAGE_ACCOUNT_NAME"
-export PROVISIONING_QUEUE_NAME="$AZURE_PROVISIONING_QUEUE_NAME"
-export ALLOWED_SUBSCRIPTIONS="${ALLOWED_SUBSCRIPTIONS:-$AZURE_SUBSCRIPTION_ID}"
-if ! "$PYTHON" -m provisioning preflight; then
+settings=$(mktemp)
+trap 'rm -f "$settings"' EXIT
+az functionapp config appsettings list --resource-group "$AZURE_RESOURCE_GROUP" \
+  --name "$AZURE_FUNCTION_APP_NAME" -o json | "$PYTHON" -c '
+import json, sys
+identity = {"AzureWebJobsStorage__credential", "AzureWebJobsStorage__clientId", "AZURE_CLIENT_ID"}
+values = {s["name"]: s["value"] or "" for s in json.load(sys.stdin) if s["name"] not in identity}
+json.dump({"IsEncrypted": False, "Values": values}, sys.stdout)
+' > "$settings"
+if ! "$PYTHON" -m provisioning --settings "$settings" preflight; then
   echo "postdeploy: the preflight found problems (above); the app is deployed, fix them before sending requests" >&2
   exit 1
 fi
