@@ -4,14 +4,31 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP_PY := $(VENV)/.installed
 STAMP_NODE := node_modules/.installed
+# The browser test's Chromium comes from Debian's packages (registries' browser downloads are
+# unreachable here); CHROMIUM overrides the path.
+CHROMIUM ?= /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || command -v sudo)
 # checkov pins packaging<24 while pytest 9 needs packaging>=24: it gets a venv of its own.
 CHECKOV_VERSION := 3.3.30
 CHECKOV_VENV := $(VENV)/checkov
 STAMP_CHECKOV := $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
 
-.PHONY: demo test lint typecheck pytest deps clean
+.PHONY: demo test lint typecheck pytest deps clean spa spa-screenshots
 
-deps: $(STAMP_PY) $(STAMP_NODE)
+deps: $(STAMP_PY) $(STAMP_NODE) $(CHROMIUM)
+
+$(CHROMIUM):
+	@echo "==> installing Chromium from Debian's packages for the browser test"
+	@$(SUDO) apt-get install -y --no-install-recommends chromium || \
+		{ $(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends chromium; }
+
+# The SPA (spa/): bundled by esbuild into spa/dist; the tests and the demo rebuild it when stale.
+spa: $(STAMP_NODE)
+	node spa/build.mjs
+
+# Re-take the screenshots in docs/spa/ from a run of the browser test.
+spa-screenshots: deps
+	SPA_SCREENSHOT_DIR=docs/spa $(PY) -m pytest -p no:cacheprovider tests/browser
 
 $(STAMP_PY): requirements.txt requirements-dev.txt
 	@echo "==> creating $(VENV) and installing the pinned Python requirements (about a minute the first time)"
@@ -20,7 +37,7 @@ $(STAMP_PY): requirements.txt requirements-dev.txt
 	@touch $@
 
 $(STAMP_NODE): package.json package-lock.json
-	@echo "==> installing Azurite from npm (pinned in package-lock.json)"
+	@echo "==> installing Azurite, esbuild, MSAL.js and the storage SDK from npm (pinned in package-lock.json)"
 	@npm ci --no-audit --no-fund
 	@touch $@
 
@@ -40,7 +57,7 @@ demo: deps
 	$(PY) -m localazure.demo $(ARGS)
 
 clean:
-	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache .localazure
+	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache .localazure spa/dist
 
 # ---------------------------------------------------------------------------------------------
 # Offline checks of the deployment in infra/ (issue 8): tree-sitter-bicep syntax gate, checkov

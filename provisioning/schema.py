@@ -41,8 +41,20 @@ def _anchored(pattern: re.Pattern[str]) -> str:
     return f"^(?:{pattern.pattern})$"
 
 
+# Escapes valid in ECMA-262's Unicode mode (browsers compile schema patterns with the u flag,
+# where Python's re.escape output such as "\\-" or "\\&" is a syntax error).
+_ECMA_SYNTAX = frozenset("\\^$.|?*+()[]{}/")
+_ECMA_CLASS_SYNTAX = frozenset("\\]^-")
+
+
+def _ecma_literal(ch: str) -> str:
+    return f"\\{ch}" if ch in _ECMA_SYNTAX else ch
+
+
 def _any_case(word: str) -> str:
-    return "".join(f"[{ch.lower()}{ch.upper()}]" if ch.isalpha() else re.escape(ch) for ch in word)
+    return "".join(
+        f"[{ch.lower()}{ch.upper()}]" if ch.isalpha() else _ecma_literal(ch) for ch in word
+    )
 
 
 def _uuid(description: str) -> dict[str, Any]:
@@ -53,7 +65,9 @@ def request_schema(max_node_count: int = 100) -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) of a request, for ``MAX_NODE_COUNT = max_node_count``."""
     # After lowercasing and removing spaces: 1-50 letters and digits (see _check_location).
     location = f"^ *(?:[A-Za-z0-9] *){{1,{c.MAX_LOCATION}}}$"
-    forbidden = re.escape("".join(sorted(c._FORBIDDEN_IN_TAG_NAME)))
+    forbidden = "".join(
+        f"\\{ch}" if ch in _ECMA_CLASS_SYNTAX else ch for ch in sorted(c._FORBIDDEN_IN_TAG_NAME)
+    )
     reserved_tags = "|".join(_any_case(name) for name in c.APP_TAG_NAMES)
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -70,7 +84,10 @@ def request_schema(max_node_count: int = 100) -> dict[str, Any]:
         "required": ["request_id", "subscription_id", "resource_group", "location", "cluster"],
         "properties": {
             "request_id": _uuid("Your id for this request (a UUID); sending it again is safe."),
-            "subscription_id": _uuid("The Azure subscription the cluster goes into."),
+            "subscription_id": {
+                **_uuid("The Azure subscription the cluster goes into."),
+                "title": "Subscription",
+            },
             "resource_group": {
                 "type": "string",
                 "title": "Resource group",
