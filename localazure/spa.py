@@ -10,16 +10,14 @@ from __future__ import annotations
 import json
 import mimetypes
 import subprocess
-import threading
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request, Response
 
 from localazure.processes import REPO_ROOT, StartStop
-from localazure.serving import NoDelayHandler
+from localazure.serving import NoDelayHandler, ThreadedServer
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -83,8 +81,7 @@ class SpaServer(StartStop):
         self._dist = dist.resolve()
         self._host = host
         self._port = port
-        self._server: BaseWSGIServer | None = None
-        self._thread: threading.Thread | None = None
+        self._server = ThreadedServer(self, name="localazure-spa", handler=_QuietHandler)
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         return self._answer(Request(environ))(environ, start_response)
@@ -108,30 +105,18 @@ class SpaServer(StartStop):
         return Response(file.read_bytes(), content_type=mimetype)
 
     def start(self) -> SpaServer:
-        if self._server is None:
-            self._server = make_server(
-                self._host, self._port, self, threaded=True, request_handler=_QuietHandler
-            )
-            self._thread = threading.Thread(
-                target=self._server.serve_forever, name="localazure-spa", daemon=True
-            )
-            self._thread.start()
+        self._server.start(self._host, self._port)
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        self._server.stop()
 
     @property
     def port(self) -> int:
-        if self._server is None:
+        port = self._server.port
+        if port is None:
             raise RuntimeError("the SPA server is not running; call start() first")
-        return int(self._server.server_port)
+        return port
 
     @property
     def origin(self) -> str:

@@ -9,7 +9,6 @@ function responses (see :mod:`localazure.host.cors`).
 from __future__ import annotations
 
 import logging
-import threading
 import time
 import uuid
 from collections.abc import Iterable
@@ -17,12 +16,11 @@ from concurrent.futures import Executor
 from typing import TYPE_CHECKING, Any
 
 import azure.functions as func
-from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request, Response
 
 from localazure.host.app import CoroutineRunner, HttpFunction
 from localazure.host.cors import CorsPolicy, is_preflight
-from localazure.serving import NoDelayHandler
+from localazure.serving import ThreadedServer
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -46,8 +44,7 @@ class HttpHost:
         self.route_prefix = route_prefix.strip("/")
         self._pool = function_pool
         self._runner = runner
-        self._server: BaseWSGIServer | None = None
-        self._thread: threading.Thread | None = None
+        self._server = ThreadedServer(self, name="localhost-http")
 
     def match(self, method: str, path: str) -> tuple[HttpFunction, dict[str, str]] | None:
         """The function serving ``method path`` and its route parameters, if any."""
@@ -133,24 +130,10 @@ class HttpHost:
 
     def serve(self, host: str = "127.0.0.1", port: int = 0) -> int:
         """Start serving on a background thread; returns the bound port."""
-        self._server = make_server(host, port, self, threaded=True, request_handler=NoDelayHandler)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.1},
-            name="localhost-http",
-            daemon=True,
-        )
-        self._thread.start()
-        return int(self._server.server_port)
+        return self._server.start(host, port)
 
     def shutdown(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        self._server.stop()
 
 
 def to_werkzeug_response(result: Any) -> Response:

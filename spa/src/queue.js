@@ -14,10 +14,14 @@ export function storageCredential(auth, scope) {
   };
 }
 
-export async function enqueue(queueUrl, credential, request) {
+/** Send one request on a QueueClient: base64 of the UTF-8 JSON, at most 16 KiB of JSON. */
+export async function sendRequest(queueClient, request) {
   const body = JSON.stringify(request);
   if (utf8Length(body) > MAX_MESSAGE_BYTES) throw new Error("a request may be at most 16 KiB of JSON");
-  const queue = new QueueClient(queueUrl, credential);
-  await queue.sendMessage(utf8Base64(body));
+  await queueClient.sendMessage(utf8Base64(body));
   return request.request_id;
+}
+
+export function enqueue(queueUrl, credential, request) {
+  return sendRequest(new QueueClient(queueUrl, credential), request);
 }
