@@ -73,7 +73,7 @@ $(STAMP_CHECKOV):
 	@$(CHECKOV_VENV)/bin/python -m pip install --disable-pip-version-check --quiet checkov==$(CHECKOV_VERSION)
 	@touch $@
 
-infra-check: $(STAMP_PY) $(STAMP_CHECKOV)
+infra-check: deps $(STAMP_CHECKOV)
 	CHECKOV=$(CHECKOV_VENV)/bin/checkov $(PY) -m pytest tests/infra
 
 # ---- benchmark (issue 7): `make bench`, outside `make test`; about 20-25 minutes ----
