@@ -33,6 +33,8 @@ param aksRgNotFoundRetries int
 param rgDeletingWaitMinutes string
 param rgDeletingDelaySeconds int
 param providerRegistrationDelaySeconds int
+@description('Origins of the SPA: allowed by the site\'s CORS (the front door) and by the queue service\'s CORS rule (the SPA\'s direct mode).')
+param spaOrigins array
 
 var storageAccountName = 'st${resourceToken}'
 var functionAppName = 'func-${environmentName}-${resourceToken}'
@@ -109,6 +111,28 @@ resource deploymentContainer 'Microsoft.Storage/storageAccounts/blobServices/con
 resource queueService 'Microsoft.Storage/storageAccounts/queueServices@2023-05-01' = {
   parent: storage
   name: 'default'
+  properties: {
+    // The SPA's direct mode: a browser sends one message (POST) with the user's own token.
+    cors: {
+      corsRules: empty(spaOrigins) ? [] : [
+        {
+          allowedOrigins: spaOrigins
+          allowedMethods: [
+            'POST'
+          ]
+          allowedHeaders: [
+            'authorization'
+            'content-type'
+            'x-ms-*'
+          ]
+          exposedHeaders: [
+            'x-ms-*'
+          ]
+          maxAgeInSeconds: 3600
+        }
+      ]
+    }
+  }
 }
 
 resource requestQueue 'Microsoft.Storage/storageAccounts/queueServices/queues@2023-05-01' = {
@@ -220,6 +244,11 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = { // checkov:skip=CKV_AZ
     siteConfig: {
       minTlsVersion: '1.2'
       http20Enabled: true
+      // The SPA's origins (the front door reads a bearer token, not cookies: no credentials).
+      cors: {
+        allowedOrigins: spaOrigins
+        supportCredentials: false
+      }
       // Every app setting. tests/infra/test_settings_agree.py reads this list: it must hold every
       // setting the code reads, and nothing Flex deprecates.
       appSettings: [

@@ -126,6 +126,9 @@ param rgDeletingDelaySeconds int = 30
 @maxValue(900)
 param providerRegistrationDelaySeconds int = 30
 
+@description('Comma-separated origins of the SPA (e.g. https://<name>.azurestaticapps.net): the function app\'s CORS and the queue service\'s CORS rule (the SPA\'s direct mode) allow them. Empty: no browser origin may call.')
+param spaOrigins string = ''
+
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var groupName = empty(resourceGroupName) ? 'rg-${environmentName}' : resourceGroupName
 var identityName = 'id-${environmentName}-${resourceToken}'
@@ -204,6 +207,7 @@ module app 'app.bicep' = {
     rgDeletingWaitMinutes: rgDeletingWaitMinutes
     rgDeletingDelaySeconds: rgDeletingDelaySeconds
     providerRegistrationDelaySeconds: providerRegistrationDelaySeconds
+    spaOrigins: empty(spaOrigins) ? [] : split(spaOrigins, ',')
   }
 }
 

@@ -138,6 +138,8 @@ def request_schema(max_node_count: int = 100) -> dict[str, Any]:
                         "maxLength": c.MAX_VM_SIZE,
                         "pattern": _anchored(c._VM_SIZE),
                         "default": c.DEFAULT_VM_SIZE,
+                        "description": "Standard_ then letters, digits, _ and -, such as "
+                        "Standard_D4s_v5.",
                     },
                 },
             },

@@ -48,12 +48,12 @@ function describe(error) {
       if (error.propertyName !== undefined) {
         return "the tag name must not contain < > % & \\ ? / nor be one of the app's own tag names";
       }
-      return hint ? `must be ${lowerFirst(hint)}` : "has the wrong form";
+      return hint ? `does not fit: ${hint}` : "has the wrong form";
+    case "minimum":
+      return `must be at least ${error.params.limit}`;
+    case "maximum":
+      return `must be at most ${error.params.limit}`;
     default:
       return error.message ?? "is not valid";
   }
-}
-
-function lowerFirst(text) {
-  return text.charAt(0).toLowerCase() + text.slice(1);
 }
