@@ -102,3 +102,10 @@ crash: deps
 	RELIABILITY_RECORD=$(RELIABILITY_DIR) $(PY) -m pytest -p no:cacheprovider -m slow -s tests/crash
 	RELIABILITY_RECORD=$(RELIABILITY_DIR) $(PY) -m pytest -p no:cacheprovider $(RELIABILITY_SUITES)
 	$(PY) -m tests.crash.report $(RELIABILITY_DIR) docs/reliability.md
+
+# --- mutation check of the safety core (issue 11) --------------------------------------------
+# Each mutation (ETag condition, stale-step check, conflict check, poison ownership, fingerprint)
+# is applied to a temporary copy of the tree and must make a fast test fail; about a minute.
+.PHONY: mutate
+mutate: deps
+	$(PY) -m tests.mutation.run

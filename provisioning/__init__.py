@@ -5,9 +5,13 @@ The Functions wiring lives in ``provisioning.triggers`` (a blueprint ``function_
 registers).
 """
 
-from provisioning.client import redrive, submit
+from typing import TYPE_CHECKING, Any
+
 from provisioning.contract import ClusterRequest, example_request, parse_request
 from provisioning.errors import InvalidRequest
+
+if TYPE_CHECKING:
+    from provisioning.client import redrive, submit
 
 __all__ = [
     "ClusterRequest",
@@ -17,3 +21,13 @@ __all__ = [
     "redrive",
     "submit",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # The client helpers load the storage SDK; loading them on first use keeps an import of a
+    # pure module (``provisioning.decisions``, ...) free of every SDK.
+    if name in ("redrive", "submit"):
+        from provisioning import client
+
+        return getattr(client, name)
+    raise AttributeError(f"module 'provisioning' has no attribute {name!r}")

@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from azure.core.exceptions import ResourceNotFoundError
 from azure.data.tables import TableServiceClient
 from azure.storage.queue import QueueClient, TextBase64EncodePolicy
 
@@ -524,7 +525,7 @@ class CrashRun:
             return [
                 {**dict(row), "_etag": row.metadata.get("etag")} for row in table.list_entities()
             ]
-        except Exception:  # the app creates its tables on first use
+        except ResourceNotFoundError:  # the app creates its tables on first use
             return []
 
     def _drive(self, queue: QueueClient, status_table: Any, archive_table: Any) -> None:
@@ -576,7 +577,7 @@ class CrashRun:
             for client in queues:
                 try:
                     counts.append(client.get_queue_properties().approximate_message_count or 0)
-                except Exception:
+                except ResourceNotFoundError:  # a queue nobody has created yet holds nothing
                     counts.append(0)
             quiet = quiet + 1 if not any(counts) else 0
             if quiet >= 3:

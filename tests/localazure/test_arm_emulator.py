@@ -65,6 +65,15 @@ def credential(env: dict[str, str]) -> Iterator[DefaultAzureCredential]:
         yield cred
 
 
+# Time windows of the emulator: long enough for a few TLS calls on a loaded 2-core machine.
+WINDOW = 2.0
+
+
+def _sleep_past(opened: float) -> None:
+    """Sleep until the window that opened (at the latest) at ``opened`` has surely closed."""
+    time.sleep(max(0.0, opened + WINDOW - time.monotonic()) + 0.1)
+
+
 def _rm(arm: ArmEmulator, credential: Any, **kwargs: Any) -> ResourceManagementClient:
     kwargs.setdefault("credential_scopes", [f"{arm.url}/.default"])
     kwargs.setdefault("retry_total", 0)
@@ -423,9 +432,12 @@ def test_preexisting_deleting_group_disappears_after_seconds(
     arm: ArmEmulator, rm: ResourceManagementClient
 ) -> None:
     """A group seeded as Deleting for a time window is gone once the window passes."""
-    arm.add_group("leaving", provisioning_state="Deleting", deleting_reads=0, deleting_seconds=0.3)
+    arm.add_group(
+        "leaving", provisioning_state="Deleting", deleting_reads=0, deleting_seconds=WINDOW
+    )
+    opened = time.monotonic()
     assert rm.resource_groups.check_existence("leaving") is True
-    time.sleep(0.35)
+    _sleep_past(opened)
     assert rm.resource_groups.check_existence("leaving") is False
 
 
@@ -449,12 +461,13 @@ def test_read_lag_hides_new_group_for_n_reads(
 def test_read_lag_per_group_time_window(arm: ArmEmulator, rm: ResourceManagementClient) -> None:
     """A per-group time window hides only that group, and only until it passes."""
     lagging, prompt = _name("slow"), _name("fast")
-    arm.set_read_lag(seconds=0.3, group=lagging)
+    arm.set_read_lag(seconds=WINDOW, group=lagging)
     rm.resource_groups.create_or_update(lagging, {"location": "eastus"})
+    opened = time.monotonic()
     rm.resource_groups.create_or_update(prompt, {"location": "eastus"})
     assert rm.resource_groups.check_existence(lagging) is False
     assert rm.resource_groups.check_existence(prompt) is True
-    time.sleep(0.35)
+    _sleep_past(opened)
     assert rm.resource_groups.check_existence(lagging) is True
 
 
@@ -560,14 +573,15 @@ def test_cluster_create_time_window(
     arm: ArmEmulator, rm: ResourceManagementClient, aks: ContainerServiceClient
 ) -> None:
     """A seconds-based create stays InProgress however often it is polled, until the time passes."""
-    arm.set_cluster_create(polls=0, seconds=0.3)
+    arm.set_cluster_create(polls=0, seconds=WINDOW)
     name = _name("rg")
     rm.resource_groups.create_or_update(name, {"location": "eastus"})
     _, headers = _create_cluster(aks, name, "c1")
+    opened = time.monotonic()
     assert {_get(aks, headers["Azure-AsyncOperation"]).json()["status"] for _ in range(4)} == {
         "InProgress"
     }
-    time.sleep(0.35)
+    _sleep_past(opened)
     assert _get(aks, headers["Azure-AsyncOperation"]).json()["status"] == "Succeeded"
 
 

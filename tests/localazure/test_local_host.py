@@ -21,6 +21,7 @@ from typing import Any
 import azure.functions as func
 import pytest
 import requests
+from azure.core.exceptions import ResourceNotFoundError
 from azure.storage.queue import QueueClient, QueueServiceClient, TextBase64EncodePolicy
 
 from localazure.azurite import Azurite
@@ -420,7 +421,7 @@ def test_poison_after_max_dequeue_count(
 def _peek(client: QueueClient) -> list[Any]:
     try:
         return list(client.peek_messages(max_messages=32))
-    except Exception:
+    except ResourceNotFoundError:  # the host creates the poison queue on its first move
         return []
 
 
@@ -586,7 +587,8 @@ def test_killed_host_leaves_the_message_for_a_restart(
     host.kill()
     killed_at = time.time()
     host.start()
-    runs = wait_for(lambda: records.finished("main_queue"), what="the redelivery")
+    runs = wait_for(lambda: records.finished("main_queue"), timeout=40, what="the redelivery")
     assert [(r["dequeue_count"], r["action"]) for r in runs] == [(2, "ok")]
-    assert runs[0]["start"] - killed_at < 5
+    # Back after the 2 s invisibility, not after the 60 s the renewals would have covered.
+    assert runs[0]["start"] - killed_at < 30
     wait_for(lambda: message_count(sender) == 0, what="the delete")

@@ -14,6 +14,7 @@ from typing import Any
 from urllib.error import HTTPError
 
 import pytest
+from azure.core.exceptions import ResourceNotFoundError
 from azure.data.tables import TableServiceClient
 from azure.storage.queue import QueueClient, TextBase64EncodePolicy
 
@@ -138,7 +139,7 @@ class Provisioner:
         while time.monotonic() < deadline:
             try:
                 rows = self.archive()
-            except Exception:  # the table is created by the app on its first message
+            except ResourceNotFoundError:  # the table is created by the app on its first message
                 rows = []
             if len(rows) >= count:
                 return rows

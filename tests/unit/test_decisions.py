@@ -224,15 +224,16 @@ def test_group_not_found_after_exactly_the_configured_hidden_checks(attempts: in
     """The request fails ResourceGroupNotFound on the RG_VISIBILITY_ATTEMPTS-th hidden check."""
     settings = make_settings(RG_VISIBILITY_ATTEMPTS=str(attempts))
     record = make_record()
-    checks = 0
-    while True:
-        checks += 1
+    delays: list[int | None] = []
+    outcome = None
+    while len(delays) <= attempts and (not delays or delays[-1] is not None):  # bounded
         outcome = after_check(record, group(exists=False), T0, settings)
         assert outcome is not None
-        if outcome.delay is None:
-            break
+        delays.append(outcome.delay)
         record = outcome.record
-    assert checks == attempts
+    assert len(delays) == attempts, "the check count ends at RG_VISIBILITY_ATTEMPTS"
+    assert delays[-1] is None
+    assert outcome is not None
     assert outcome.record.phase is Phase.FAILED
     assert outcome.record.error is not None
     assert outcome.record.error.code == "ResourceGroupNotFound"
