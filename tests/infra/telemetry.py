@@ -125,3 +125,12 @@ def emitted_fields() -> frozenset[str]:
     for data in scenario_records():
         names.update(name for name in (data.log_record.attributes or {}) if "." not in name)
     return frozenset(names)
+
+
+def emitted_values(field: str) -> frozenset[str]:
+    """Every value the scenarios' records carry for ``field``."""
+    return frozenset(
+        str(attributes[field])
+        for data in scenario_records()
+        if field in (attributes := dict(data.log_record.attributes or {}))
+    )

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from provisioning.status import Phase
 from tests.infra import bicep, kql_catalogue, telemetry
 
 KQL = bicep.ROOT / "tests" / "infra" / "kql"
@@ -80,6 +81,26 @@ def test_query_reads_only_custom_dimensions_the_app_emits(name: str) -> None:
     assert read <= telemetry.emitted_fields(), sorted(read - telemetry.emitted_fields())
 
 
+def _allowed_values() -> dict[str, frozenset[str]]:
+    """The values a query may compare these fields with: every phase, and the outcomes logged."""
+    return {
+        "phase": frozenset(phase.value for phase in Phase),
+        "outcome": telemetry.emitted_values("outcome"),
+    }
+
+
+@pytest.mark.parametrize("name", sorted(kql_catalogue.all_queries()))
+def test_query_compares_phase_and_outcome_only_with_values_the_app_logs(name: str) -> None:
+    """`phase == "x"` names a Phase; `outcome == "x"` an outcome the app's records carry."""
+    allowed = _allowed_values()
+    wrong = [
+        (field, value)
+        for field, value in _shipped()[name]["comparisons"]
+        if field in allowed and value not in allowed[field]
+    ]
+    assert not wrong, wrong
+
+
 def test_the_checker_fails_a_misspelled_column_function_or_field() -> None:
     """A typo in a column or a function is an error; a misspelled field is found as read."""
     result = analyse(
@@ -87,12 +108,15 @@ def test_the_checker_fails_a_misspelled_column_function_or_field() -> None:
             "column": "traces | where timestmp > ago(1h)",
             "function": "traces | summarize dcunt(message)",
             "field": "traces | where tostring(customDimensions['requestid']) != ''",
+            "value": "traces | where tostring(customDimensions.outcome) == 'poisond'",
         }
     )
     assert [d["code"] for d in result["column"]["diagnostics"]] == ["KS142"]
     assert "KS211" in [d["code"] for d in result["function"]["diagnostics"]]
     assert result["field"]["customDimensions"] == ["requestid"]
     assert "requestid" not in telemetry.emitted_fields()
+    assert result["value"]["comparisons"] == [["outcome", "poisond"]]
+    assert "poisond" not in _allowed_values()["outcome"]
 
 
 def test_workbook_and_alerts_use_catalogue_queries_verbatim() -> None:

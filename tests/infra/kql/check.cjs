@@ -2,7 +2,7 @@
 // (@kusto/language-service-next, pinned in package.json) against a declared database schema.
 // stdin: {"tables": {"traces": [["timestamp", "datetime"], ...]}, "queries": {"name": "text"}}
 // stdout: {"name": {"diagnostics": [{severity, code, message, start}], "customDimensions": [...],
-//                   "tables": [...]}}
+//                   "tables": [...], "comparisons": [[field, "literal"], ...]}}
 // Each customDimensions entry is a field the query reads: customDimensions.x or customDimensions["x"].
 'use strict';
 const path = require('node:path');
@@ -55,6 +55,22 @@ function dimensionsRead(root) {
   return [...found].sort();
 }
 
+// Comparisons of a field with a string literal: phase == "failed",
+// tostring(customDimensions.outcome) == "poisoned" (== and != only). [field, literal] pairs.
+const FIELD = /^\s*(?:tostring\(\s*customDimensions(?:\.|\[['"])(\w+)(?:['"]\])?\s*\)|(\w+))\s*$/;
+function comparisons(root) {
+  const found = [];
+  const kinds = [Syntax.SyntaxKind.EqualExpression, Syntax.SyntaxKind.NotEqualExpression];
+  root.WalkElements((element) => {
+    if (!Bridge.is(element, Syntax.BinaryExpression) || !kinds.includes(element.Kind)) return;
+    const right = element.Right;
+    if (!Bridge.is(right, Syntax.LiteralExpression) || right.Kind !== Syntax.SyntaxKind.StringLiteralExpression) return;
+    const match = FIELD.exec(element.Left.toString());
+    if (match) found.push([match[1] || match[2], String(right.LiteralValue)]);
+  });
+  return found;
+}
+
 const out = {};
 for (const [name, text] of Object.entries(input.queries)) {
   const code = K.KustoCode.ParseAndAnalyze(text, globals);
@@ -64,6 +80,11 @@ for (const [name, text] of Object.entries(input.queries)) {
     const d = list.getItem(i);
     diagnostics.push({ severity: String(d.Severity), code: d.Code, message: d.Message, start: d.Start });
   }
-  out[name] = { diagnostics, customDimensions: dimensionsRead(code.Syntax), tables: tablesUsed(code.Syntax) };
+  out[name] = {
+    diagnostics,
+    customDimensions: dimensionsRead(code.Syntax),
+    tables: tablesUsed(code.Syntax),
+    comparisons: comparisons(code.Syntax),
+  };
 }
 process.stdout.write(JSON.stringify(out));
