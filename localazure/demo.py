@@ -13,6 +13,7 @@ import json
 import signal
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 import uuid
@@ -180,10 +181,19 @@ def main(argv: list[str] | None = None) -> int:
         help="; ".join(f"{name}: {s.help}" for name, s in SCENARIOS.items()),
     )
     parser.add_argument("--timeout", type=float, default=180.0)
+    parser.add_argument(
+        "--browser",
+        action="store_true",
+        help="start the stack and the SPA, print its URL and the test users, serve until Ctrl-C",
+    )
     args = parser.parse_args(argv)
     # SIGTERM as well as Ctrl-C unwinds the context managers, which stop every child.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
+        if args.browser:
+            from localazure.spa_demo import run_browser
+
+            return run_browser(threading.Event())
         return run(args.scenario, args.timeout)
     except KeyboardInterrupt:
         print("\ninterrupted: everything the demo started has been stopped")
