@@ -56,9 +56,13 @@ export class FrontDoor {
       body: JSON.stringify(request),
     });
     const location = response.headers.get("Location");
+    if (!location) {
+      // A cross-origin page reads Location only if the API lists it in Access-Control-Expose-Headers.
+      throw new Error("the 202 carries no Location this page can read (Access-Control-Expose-Headers)");
+    }
     return {
       status: body,
-      location: new URL(location ?? `/api/provisioning/${body.request_id}`, this.apiBase).href,
+      location: new URL(location, this.apiBase).href,
       retryAfter: retryAfterSeconds(response.headers.get("Retry-After")),
     };
   }

@@ -124,7 +124,6 @@ async function main() {
         retryAfter,
         onStatus: (status, follow) => renderStatus(status, { ...follow, submittedAt }),
       });
-      renderStatus(final, { submittedAt, location });
       if (TERMINAL.has(final.phase)) await refreshMine();
     } catch (error) {
       if (error instanceof ApiError && error.status === 400) {
