@@ -57,6 +57,9 @@ __all__ = [
     "RESERVED_FIELDS",
     "ClusterRequest",
     "ClusterSpec",
+    "canonical_uuid",
+    "normalise_location",
+    "parse_accepted",
     "parse_request",
     "readable_request_id",
 ]
@@ -67,7 +70,9 @@ MAX_MESSAGE_BYTES = 16 * 1024
 MAX_SCANNED_BYTES = 64 * 1024
 """Bodies beyond the queue's 64 KiB message limit are not even scanned for a ``request_id``."""
 
-APP_TAG_NAMES = ("managed-by", "request_id")
+MANAGED_BY_TAG = "managed-by"
+REQUEST_ID_TAG = "request_id"
+APP_TAG_NAMES = (MANAGED_BY_TAG, REQUEST_ID_TAG)
 """Tags the app adds to every resource it creates; they count against ARM's 50-tag limit."""
 
 RESERVED_FIELDS = ("attempt", "chain", "step", "run", "kind")
@@ -169,9 +174,23 @@ def parse_request(body: bytes | str, *, max_node_count: int = 100) -> ClusterReq
     return _build(document)
 
 
-# For payloads the function already held to MAX_NODE_COUNT when it first saw them (a stored
-# request, a poisoned one): re-reading them checks their shape, not today's bound.
-ANY_NODE_COUNT = 10**6
+def parse_accepted(body: bytes | str) -> ClusterRequest:
+    """Re-read a payload the function held to MAX_NODE_COUNT when it first saw it (a stored
+    request, a poisoned one): its shape is checked, not today's bound."""
+    return parse_request(body, max_node_count=_UNBOUNDED)
+
+
+_UNBOUNDED = 2**63 - 1
+
+
+def canonical_uuid(value: Any) -> str | None:
+    """The lowercase form of a UUID written canonically (8-4-4-4-12 hexadecimal), else None."""
+    return value.lower() if isinstance(value, str) and _UUID.fullmatch(value) else None
+
+
+def normalise_location(value: str) -> str:
+    """An Azure region as ARM names it: ``"West Europe"`` -> ``"westeurope"``."""
+    return value.replace(" ", "").lower()
 
 
 def example_request() -> dict[str, Any]:
@@ -273,10 +292,7 @@ def _load(body: bytes | str) -> Any:
 def _request_id_of(document: object) -> str | None:
     if not isinstance(document, dict) or "request_id" in _duplicates(document):
         return None
-    value = document.get("request_id")
-    if isinstance(value, str) and _UUID.fullmatch(value):
-        return value.lower()
-    return None
+    return canonical_uuid(document.get("request_id"))
 
 
 # --- checking -------------------------------------------------------------------------------
@@ -336,44 +352,90 @@ def _unknown_field_reason(key: str, fields: Mapping[str, Checker]) -> str:
     return f"{reason}; did you mean '{close[0]}'?" if close else reason
 
 
-def _check_uuid(path: str, value: Any) -> list[FieldProblem]:
+@dataclass(frozen=True, slots=True)
+class _Text:
+    """How a string field is checked, in order: its type, ASCII, its length, its pattern."""
+
+    pattern: re.Pattern[str]
+    wrong_shape: str  # the reason when the pattern fails; ``{shown}`` is the value, quoted
+    max_length: int | None = None  # 1..max_length, reported before the pattern unless combined
+    length_first: bool = True  # False: a bad length gets the ``wrong_shape`` reason as well
+    ascii_note: str | None = ""  # None: ASCII is not checked apart from the pattern
+    expected: str = "a string"
+    normalise: Callable[[str], str] | None = None  # applied before the pattern
+
+
+def _check_text(
+    path: str, value: Any, rule: _Text, then: Callable[[str], str | None] | None = None
+) -> list[FieldProblem]:
+    """Check a string against ``rule``, then ``then`` (a further reason, or None)."""
     if not isinstance(value, str):
-        return [_type_problem(path, "a string", value)]
-    if not _UUID.fullmatch(value):
-        reason = f"must be a UUID in 8-4-4-4-12 hexadecimal form, not {_show(value)}"
+        return [_type_problem(path, rule.expected, value)]
+    note = rule.ascii_note
+    if note is not None and (problem := _non_ascii_problem(path, value, note)):
+        return [problem]
+    text = rule.normalise(value) if rule.normalise else value
+    bad_length = rule.max_length is not None and not 1 <= len(text) <= rule.max_length
+    if bad_length and rule.length_first:
+        reason = f"must be 1-{rule.max_length} characters long, not {len(text)}"
         return [FieldProblem(path, reason)]
-    return []
+    if bad_length or not rule.pattern.fullmatch(text):
+        return [FieldProblem(path, rule.wrong_shape.format(shown=_show(value)))]
+    further = then(value) if then else None
+    return [FieldProblem(path, further)] if further else []
+
+
+_UUID_TEXT = _Text(
+    _UUID, "must be a UUID in 8-4-4-4-12 hexadecimal form, not {shown}", ascii_note=None
+)
+_RESOURCE_GROUP_TEXT = _Text(
+    _RESOURCE_GROUP,
+    "may contain only letters, digits and _ . ( ) -, not {shown}",
+    max_length=MAX_RESOURCE_GROUP,
+    ascii_note="ARM allows Unicode letters here",
+)
+_LOCATION_TEXT = _Text(
+    _LOCATION,
+    f"must be 1-{MAX_LOCATION} letters and digits once lowercased and stripped of spaces "
+    "(e.g. 'westeurope'), not {shown}",
+    max_length=MAX_LOCATION,
+    length_first=False,
+    normalise=normalise_location,
+)
+_CLUSTER_NAME_TEXT = _Text(
+    _CLUSTER_NAME,
+    "may contain only letters, digits, _ and -, and must start and end with a letter or "
+    "digit, not {shown}",
+    max_length=MAX_CLUSTER_NAME,
+)
+_VERSION_TEXT = _Text(
+    _VERSION,
+    "must be MAJOR.MINOR or MAJOR.MINOR.PATCH such as '1.31', not {shown}",
+    ascii_note=None,
+    expected="a string (omit it for the AKS default)",
+)
+_VM_SIZE_TEXT = _Text(
+    _VM_SIZE,
+    "must be a VM size name such as 'Standard_D4s_v5' (Standard_ then letters, digits, "
+    f"_ and -; at most {MAX_VM_SIZE} characters), not {{shown}}",
+    max_length=MAX_VM_SIZE,
+    length_first=False,
+)
+
+
+def _check_uuid(path: str, value: Any) -> list[FieldProblem]:
+    return _check_text(path, value, _UUID_TEXT)
 
 
 def _check_resource_group(path: str, value: Any) -> list[FieldProblem]:
-    if not isinstance(value, str):
-        return [_type_problem(path, "a string", value)]
-    if problem := _non_ascii_problem(path, value, "ARM allows Unicode letters here"):
-        return [problem]
-    if not 1 <= len(value) <= MAX_RESOURCE_GROUP:
-        reason = f"must be 1-{MAX_RESOURCE_GROUP} characters long, not {len(value)}"
-        return [FieldProblem(path, reason)]
-    if not _RESOURCE_GROUP.fullmatch(value):
-        reason = f"may contain only letters, digits and _ . ( ) -, not {_show(value)}"
-        return [FieldProblem(path, reason)]
-    if value.endswith("."):
-        return [FieldProblem(path, "must not end with a period")]
-    return []
+    def period(name: str) -> str | None:
+        return "must not end with a period" if name.endswith(".") else None
+
+    return _check_text(path, value, _RESOURCE_GROUP_TEXT, period)
 
 
 def _check_location(path: str, value: Any) -> list[FieldProblem]:
-    if not isinstance(value, str):
-        return [_type_problem(path, "a string", value)]
-    if problem := _non_ascii_problem(path, value):
-        return [problem]
-    normalised = _normalise_location(value)
-    if not 1 <= len(normalised) <= MAX_LOCATION or not _LOCATION.fullmatch(normalised):
-        reason = (
-            f"must be 1-{MAX_LOCATION} letters and digits once lowercased and stripped of spaces "
-            f"(e.g. 'westeurope'), not {_show(value)}"
-        )
-        return [FieldProblem(path, reason)]
-    return []
+    return _check_text(path, value, _LOCATION_TEXT)
 
 
 def _check_cluster(path: str, value: Any, max_node_count: int) -> list[FieldProblem]:
@@ -397,36 +459,21 @@ def _check_cluster(path: str, value: Any, max_node_count: int) -> list[FieldProb
 
 
 def _check_cluster_name(path: str, value: Any) -> list[FieldProblem]:
-    if not isinstance(value, str):
-        return [_type_problem(path, "a string", value)]
-    if problem := _non_ascii_problem(path, value):
-        return [problem]
-    if not 1 <= len(value) <= MAX_CLUSTER_NAME:
-        reason = f"must be 1-{MAX_CLUSTER_NAME} characters long, not {len(value)}"
-        return [FieldProblem(path, reason)]
-    if not _CLUSTER_NAME.fullmatch(value):
-        reason = (
-            "may contain only letters, digits, _ and -, and must start and end with a letter or "
-            f"digit, not {_show(value)}"
-        )
-        return [FieldProblem(path, reason)]
-    prefix = _dns_prefix(value)
-    if not (len(prefix) <= MAX_DNS_PREFIX and _DNS_PREFIX.fullmatch(prefix)):
-        reason = (
-            f"gives the DNS prefix {_show(prefix)} ({len(prefix)} characters; lowercased, _ as -), "
-            f"but AKS allows at most {MAX_DNS_PREFIX}; use a name of at most {MAX_DNS_PREFIX}"
-        )
-        return [FieldProblem(path, reason)]
-    return []
+    return _check_text(path, value, _CLUSTER_NAME_TEXT, _dns_prefix_reason)
+
+
+def _dns_prefix_reason(cluster_name: str) -> str | None:
+    prefix = _dns_prefix(cluster_name)
+    if len(prefix) <= MAX_DNS_PREFIX and _DNS_PREFIX.fullmatch(prefix):
+        return None
+    return (
+        f"gives the DNS prefix {_show(prefix)} ({len(prefix)} characters; lowercased, _ as -), "
+        f"but AKS allows at most {MAX_DNS_PREFIX}; use a name of at most {MAX_DNS_PREFIX}"
+    )
 
 
 def _check_kubernetes_version(path: str, value: Any) -> list[FieldProblem]:
-    if not isinstance(value, str):
-        return [_type_problem(path, "a string (omit it for the AKS default)", value)]
-    if not _VERSION.fullmatch(value):
-        reason = f"must be MAJOR.MINOR or MAJOR.MINOR.PATCH such as '1.31', not {_show(value)}"
-        return [FieldProblem(path, reason)]
-    return []
+    return _check_text(path, value, _VERSION_TEXT)
 
 
 def _check_node_count(path: str, value: Any, max_node_count: int) -> list[FieldProblem]:
@@ -438,17 +485,7 @@ def _check_node_count(path: str, value: Any, max_node_count: int) -> list[FieldP
 
 
 def _check_vm_size(path: str, value: Any) -> list[FieldProblem]:
-    if not isinstance(value, str):
-        return [_type_problem(path, "a string", value)]
-    if problem := _non_ascii_problem(path, value):
-        return [problem]
-    if len(value) > MAX_VM_SIZE or not _VM_SIZE.fullmatch(value):
-        reason = (
-            f"must be a VM size name such as 'Standard_D4s_v5' (Standard_ then letters, digits, "
-            f"_ and -; at most {MAX_VM_SIZE} characters), not {_show(value)}"
-        )
-        return [FieldProblem(path, reason)]
-    return []
+    return _check_text(path, value, _VM_SIZE_TEXT)
 
 
 def _check_tags(path: str, value: Any) -> list[FieldProblem]:
@@ -528,7 +565,7 @@ def _check_derived_names(
         return []
     resource_group = document["resource_group"]
     node_group = _node_resource_group(
-        resource_group, document["cluster"]["name"], _normalise_location(document["location"])
+        resource_group, document["cluster"]["name"], normalise_location(document["location"])
     )
     if len(node_group) <= MAX_NODE_RESOURCE_GROUP:
         return []
@@ -549,7 +586,7 @@ def _build(document: Mapping[str, Any]) -> ClusterRequest:
         request_id=document["request_id"].lower(),
         subscription_id=document["subscription_id"].lower(),
         resource_group=document["resource_group"],
-        location=_normalise_location(document["location"]),
+        location=normalise_location(document["location"]),
         cluster=ClusterSpec(
             name=cluster["name"],
             kubernetes_version=cluster.get("kubernetes_version"),
@@ -558,10 +595,6 @@ def _build(document: Mapping[str, Any]) -> ClusterRequest:
         ),
         tags=tuple(sorted(document.get("tags", {}).items())),
     )
-
-
-def _normalise_location(value: str) -> str:
-    return value.replace(" ", "").lower()
 
 
 def _dns_prefix(cluster_name: str) -> str:

@@ -1,7 +1,7 @@
 """Domain decisions as pure functions over plain data: no I/O, no clock, no randomness.
 
 The reconcile step (``reconcile``) gathers facts from Azure, asks these functions what they mean,
-and carries the answer out. Each answer is a ``Next``: the status record to write, and the delay
+and carries the answer out. Each answer is a ``Outcome``: the status record to write, and the delay
 of the next chain message (None when the request has ended).
 """
 
@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any
 
-from provisioning.contract import ClusterRequest
+from provisioning.contract import MANAGED_BY_TAG, REQUEST_ID_TAG, ClusterRequest
 from provisioning.errors import ErrorInfo, Handling, TerminalError, classify
 from provisioning.settings import Settings
 from provisioning.status import Phase, StatusRecord
@@ -24,7 +24,7 @@ MAX_DELAY_SECONDS = 15 * 60
 
 
 @dataclass(frozen=True, slots=True)
-class Next:
+class Outcome:
     record: StatusRecord
     delay: int | None
     summary: str
@@ -38,7 +38,7 @@ class Visibility(Enum):
 
 def app_tags(request_id: str) -> dict[str, str]:
     """The tags that mark what this app created, and for which request."""
-    return {"managed-by": MANAGED_BY, "request_id": request_id}
+    return {MANAGED_BY_TAG: MANAGED_BY, REQUEST_ID_TAG: request_id}
 
 
 def resource_tags(request: ClusterRequest) -> dict[str, str]:
@@ -97,7 +97,7 @@ def ownership_error(group: GroupView, settings: Settings) -> TerminalError | Non
     """
     if visibility(group) is Visibility.DELETING:
         return None
-    if not group.exists or group.tags.get("managed-by") == MANAGED_BY:
+    if not group.exists or group.tags.get(MANAGED_BY_TAG) == MANAGED_BY:
         return None
     if settings.adopt_existing_resource_groups:
         return None
@@ -135,7 +135,7 @@ def after_transient(
     retry_after: float | None,
     settings: Settings,
     jitter: float,
-) -> Next:
+) -> Outcome:
     """Retry later on a separate budget from the visibility checks, or give up past it."""
     failures = record.transient_failures + 1
     if failures > settings.transient_retries:
@@ -147,7 +147,7 @@ def after_transient(
         return fail(record, error)
     delay = transient_delay(failures, retry_after, jitter)
     changed = replace(record, transient_failures=failures)
-    return Next(
+    return Outcome(
         changed,
         delay,
         f"transient error {info.code} ({failures}/{settings.transient_retries}); "
@@ -155,13 +155,13 @@ def after_transient(
     )
 
 
-def fail(record: StatusRecord, error: ErrorInfo) -> Next:
-    return Next(replace(record, phase=Phase.FAILED, error=error), None, f"failed: {error.code}")
+def fail(record: StatusRecord, error: ErrorInfo) -> Outcome:
+    return Outcome(replace(record, phase=Phase.FAILED, error=error), None, f"failed: {error.code}")
 
 
 def after_check(
     record: StatusRecord, group: GroupView, now: datetime, settings: Settings
-) -> Next | None:
+) -> Outcome | None:
     """What one visibility check means; None when the group is visible and AKS may start."""
     seen = visibility(group)
     if seen is Visibility.VISIBLE:
@@ -181,7 +181,7 @@ def after_check(
         # Once the deletion ends the group is gone: the next step creates it anew.
         changed = replace(record, deleting_since=since, rg_created=False)
         delay = settings.rg_deleting_delay_seconds
-        return Next(
+        return Outcome(
             changed,
             delay,
             f"resource group {record.resource_group} is being deleted; checking again in {delay} s",
@@ -197,7 +197,7 @@ def after_check(
         )
     delay = settings.rg_visibility_delay_seconds
     changed = replace(record, attempt=record.attempt + 1, deleting_since=None)
-    return Next(
+    return Outcome(
         changed,
         delay,
         f"resource group {record.resource_group} not visible yet (attempt "
@@ -205,7 +205,7 @@ def after_check(
     )
 
 
-def back_to_visibility(record: StatusRecord, settings: Settings, reason: str) -> Next:
+def back_to_visibility(record: StatusRecord, settings: Settings, reason: str) -> Outcome:
     """AKS could not see the group: check it again, then re-issue the create (bounded)."""
     retries = record.aks_rg_not_found + 1
     if retries > settings.aks_rg_not_found_retries:
@@ -226,7 +226,7 @@ def back_to_visibility(record: StatusRecord, settings: Settings, reason: str) ->
         watch_started=None,
     )
     delay = settings.rg_visibility_delay_seconds
-    return Next(
+    return Outcome(
         changed,
         delay,
         f"AKS does not see resource group {record.resource_group} yet ({reason}); re-check "
@@ -241,7 +241,7 @@ def cluster_started(
     retry_after: float | None,
     now: datetime,
     settings: Settings,
-) -> Next:
+) -> Outcome:
     delay = _capped_seconds(max(settings.cluster_watch_delay_seconds, retry_after or 0.0))
     changed = replace(
         record,
@@ -250,7 +250,7 @@ def cluster_started(
         operation_url=operation_url,
         watch_started=record.watch_started or now,
     )
-    return Next(changed, delay, f"AKS create started; watching in {delay} s")
+    return Outcome(changed, delay, f"AKS create started; watching in {delay} s")
 
 
 def after_watch(
@@ -260,11 +260,13 @@ def after_watch(
     retry_after: float | None,
     now: datetime,
     settings: Settings,
-) -> Next:
+) -> Outcome:
     """What one look at the AKS create means: done, failed, recover, time out, or look again."""
     state = status.lower()
     if state == "succeeded":
-        return Next(replace(record, phase=Phase.SUCCEEDED, error=None), None, "cluster succeeded")
+        return Outcome(
+            replace(record, phase=Phase.SUCCEEDED, error=None), None, "cluster succeeded"
+        )
     if state in ("failed", "canceled"):
         error = error or ErrorInfo("ClusterCreateFailed", f"the AKS create ended {status}")
         if classify(error.code) is Handling.BACK_TO_VISIBILITY:
@@ -282,11 +284,14 @@ def after_watch(
             ),
         )
     delay = _capped_seconds(max(settings.cluster_watch_delay_seconds, retry_after or 0.0))
-    return Next(record, delay, f"AKS create {status or 'in progress'}; watching again in {delay} s")
+    return Outcome(
+        record, delay, f"AKS create {status or 'in progress'}; watching again in {delay} s"
+    )
 
 
-def ours(cluster: ClusterView, request_id: str) -> bool:
-    return cluster.tags.get("request_id") == request_id
+def created_for(cluster: ClusterView, request_id: str) -> bool:
+    """Whether the app created this cluster for this very request (its request_id tag)."""
+    return cluster.tags.get(REQUEST_ID_TAG) == request_id
 
 
 def cluster_body(request: ClusterRequest) -> dict[str, Any]:

@@ -11,10 +11,10 @@ import base64
 import binascii
 import json
 import secrets
-import uuid
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from provisioning.contract import canonical_uuid
 from provisioning.errors import FieldProblem, InvalidRequest
 
 CHAIN_FIELDS = frozenset({"request_id", "run", "chain", "step", "attempt"})
@@ -95,14 +95,3 @@ def parse_chain_message(document: Any) -> ChainMessage | None:
         step=document["step"],
         attempt=document["attempt"],
     )
-
-
-def canonical_uuid(value: Any) -> str | None:
-    """The canonical lowercase form of a UUID written canonically (8-4-4-4-12), else None."""
-    if not isinstance(value, str):
-        return None
-    try:
-        canonical = str(uuid.UUID(value))
-    except ValueError:
-        return None
-    return canonical if canonical == value.lower() else None

@@ -13,9 +13,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from provisioning.contract import (
-    ANY_NODE_COUNT,
     ClusterRequest,
-    parse_request,
+    parse_accepted,
     readable_request_id,
 )
 from provisioning.errors import ErrorInfo, InvalidRequest
@@ -104,7 +103,7 @@ def _read(delivery: Delivery) -> _Reading:
     if chain is not None:
         return _Reading(request_id=chain.request_id, chain=chain)
     try:
-        request = parse_request(body, max_node_count=ANY_NODE_COUNT)
+        request = parse_accepted(body)
     except InvalidRequest as exc:
         return _Reading(request_id=readable_request_id(body), problem=exc.info)
     return _Reading(request_id=request.request_id, request=request)

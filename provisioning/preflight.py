@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
+from provisioning.contract import normalise_location
+
 # The six actions of the app's custom role (infra/main.bicep, "provisionerRole"); a test keeps
 # the two lists equal. Provider registration is deliberately not among them: an admin registers
 # Microsoft.ContainerService once per subscription (README, "Before the first deployment").
@@ -101,11 +103,6 @@ def _type(entry: Mapping[str, Any]) -> str:
     return str(entry.get("resourceType", "")).lower()
 
 
-def short(location: str) -> str:
-    """``"East US"`` -> ``"eastus"``, as ARM normalises region names."""
-    return location.replace(" ", "").lower()
-
-
 def registration_check(subscription: str, state: str | None) -> Check:
     name = f"provider registered ({subscription})"
     if state == "Registered":
@@ -131,7 +128,7 @@ def api_version_check(
     region that offers the type but not this version shows only as NoRegisteredProviderFound.
     """
     name = f"AKS api-version {api_version} ({subscription})"
-    wanted = sorted({short(x) for x in allowed_locations})
+    wanted = sorted({normalise_location(x) for x in allowed_locations})
     problems: list[str] = []
     for type_name in AKS_TYPES:
         entry = next(
@@ -144,7 +141,7 @@ def api_version_check(
         versions = {str(v) for v in entry.get("apiVersions") or ()}
         if api_version not in versions:
             problems.append(f"{type_name} does not offer {api_version}")
-        offered = {short(str(x)) for x in entry.get("locations") or ()}
+        offered = {normalise_location(str(x)) for x in entry.get("locations") or ()}
         missing = [x for x in wanted if x not in offered]
         if missing:
             problems.append(f"{type_name} is not offered in {', '.join(missing)}")
@@ -223,18 +220,19 @@ def quota_check(
     nodes: int,
 ) -> Check:
     """vCPU headroom for ``nodes`` nodes of ``vm_size``: a warning, since usage changes."""
-    name = f"vCPU quota {vm_size} in {short(location)}"
+    region = normalise_location(location)
+    name = f"vCPU quota {vm_size} in {region}"
     increase = (
         f"az quota update --resource-name {{family}} --scope /subscriptions/{subscription}/"
-        f"providers/Microsoft.Compute/locations/{short(location)} --limit-object value=<vCPUs> "
+        f"providers/Microsoft.Compute/locations/{region} --limit-object value=<vCPUs> "
         "--resource-type dedicated  (or request it in the Portal: Quotas, Compute)"
     )
     if sku is None or sku.restricted:
         return Check(
             name,
             Outcome.WARNING,
-            f"{vm_size} is {'restricted' if sku else 'not offered'} in {short(location)}",
-            f"az vm list-skus --location {short(location)} --size {vm_size} --all -o table",
+            f"{vm_size} is {'restricted' if sku else 'not offered'} in {region}",
+            f"az vm list-skus --location {region} --size {vm_size} --all -o table",
         )
     needed = sku.vcpus * nodes
     by_name = {u.name.lower(): u for u in usages}

@@ -14,7 +14,7 @@ from azure.data.tables import TableClient
 from azure.identity import DefaultAzureCredential
 
 from provisioning.arm import Arm
-from provisioning.contract import DEFAULT_NODE_COUNT, DEFAULT_VM_SIZE
+from provisioning.contract import DEFAULT_NODE_COUNT, DEFAULT_VM_SIZE, normalise_location
 from provisioning.credentials import SharedTokenCredential
 from provisioning.errors import ArmCallFailed
 from provisioning.preflight import (
@@ -28,7 +28,6 @@ from provisioning.preflight import (
     permissions_check,
     quota_check,
     registration_check,
-    short,
     storage_check,
     unreadable_check,
 )
@@ -129,11 +128,11 @@ def _quota_checks(
         error = _arm_error(exc) if isinstance(exc, ArmCallFailed) else f"malformed answer: {exc}"
         return [
             Check(
-                f"vCPU quota in {short(location)}",
+                f"vCPU quota in {normalise_location(location)}",
                 Outcome.WARNING,
                 f"could not read quota: {error}",
-                f"az vm list-usage --location {short(location)} --subscription {subscription} "
-                "-o table",
+                f"az vm list-usage --location {normalise_location(location)} "
+                f"--subscription {subscription} -o table",
             )
         ]
     return [

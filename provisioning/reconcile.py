@@ -15,21 +15,21 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from provisioning.contract import (
-    ANY_NODE_COUNT,
     ClusterRequest,
+    parse_accepted,
     parse_request,
     readable_request_id,
 )
 from provisioning.decisions import (
-    Next,
+    Outcome,
     after_check,
     after_transient,
     after_watch,
     back_to_visibility,
     cluster_body,
     cluster_started,
+    created_for,
     fail,
-    ours,
     ownership_error,
     policy_error,
     resource_tags,
@@ -151,7 +151,7 @@ def _handle_chain(chain: ChainMessage, delivery: Delivery, deps: Deps) -> None:
     record = deps.status.get(chain.request_id)
     if record is not None and record.chain == chain.chain and record.run == chain.run:
         if record.step == chain.step and not record.phase.terminal:
-            request = parse_request(record.request_json, max_node_count=ANY_NODE_COUNT)
+            request = parse_accepted(record.request_json)
             _run_step(record, request, delivery, deps)
             return
         if record.step == chain.step + 1 and record.advanced_by == delivery.id:
@@ -196,7 +196,9 @@ def _run_step(
     _commit(record, outcome, delivery, deps, now)
 
 
-def _ensure_group(record: StatusRecord, request: ClusterRequest, deps: Deps, now: datetime) -> Next:
+def _ensure_group(
+    record: StatusRecord, request: ClusterRequest, deps: Deps, now: datetime
+) -> Outcome:
     arm, sub, name = deps.arm, record.subscription_id, record.resource_group
     group = arm.get_group(sub, name)
     if not group.exists and not record.rg_created:
@@ -223,7 +225,7 @@ def _ensure_group(record: StatusRecord, request: ClusterRequest, deps: Deps, now
 
 def _start_cluster(
     record: StatusRecord, request: ClusterRequest, deps: Deps, now: datetime
-) -> Next:
+) -> Outcome:
     arm, settings = deps.arm, deps.settings
     try:
         started = arm.start_cluster_create(
@@ -235,7 +237,7 @@ def _start_cluster(
             return _existing_cluster(record, request, deps, now)
         if handling is Handling.CLUSTER_BUSY:
             cluster = arm.get_cluster(record.cluster_ref)
-            if cluster and ours(cluster, record.request_id) and cluster.state == "Creating":
+            if cluster and created_for(cluster, record.request_id) and cluster.state == "Creating":
                 return cluster_started(record, cluster.id, None, None, now, settings)
             raise TransientError(exc.info, exc.retry_after) from exc
         if handling is Handling.BACK_TO_VISIBILITY:
@@ -243,7 +245,7 @@ def _start_cluster(
         if handling is Handling.REGISTER_PROVIDER and not record.registration_requested:
             arm.register_provider(record.subscription_id)
             delay = settings.provider_registration_delay_seconds
-            return Next(
+            return Outcome(
                 replace(record, registration_requested=True),
                 delay,
                 "Microsoft.ContainerService is not registered; registration requested, "
@@ -257,12 +259,12 @@ def _start_cluster(
 
 def _existing_cluster(
     record: StatusRecord, request: ClusterRequest, deps: Deps, now: datetime
-) -> Next:
+) -> Outcome:
     """412 on a create-only PUT: ours (carry on, or re-create after our own failure) or not."""
     cluster = deps.arm.get_cluster(record.cluster_ref)
     if cluster is None:
         raise TransientError(ErrorInfo("ResourceNotFound", "the cluster vanished after a 412"))
-    if not ours(cluster, record.request_id):
+    if not created_for(cluster, record.request_id):
         raise TerminalError(
             ErrorInfo(
                 "ClusterAlreadyExists",
@@ -286,7 +288,7 @@ def _existing_cluster(
     return cluster_started(record, cluster.id, None, None, now, deps.settings)
 
 
-def _watch(record: StatusRecord, deps: Deps, now: datetime) -> Next:
+def _watch(record: StatusRecord, deps: Deps, now: datetime) -> Outcome:
     arm, settings = deps.arm, deps.settings
     if record.operation_url:
         operation = arm.get_operation(record.subscription_id, record.operation_url)
@@ -309,7 +311,7 @@ def _watch(record: StatusRecord, deps: Deps, now: datetime) -> Next:
 
 
 def _commit(
-    old: StatusRecord, outcome: Next, delivery: Delivery, deps: Deps, now: datetime
+    old: StatusRecord, outcome: Outcome, delivery: Delivery, deps: Deps, now: datetime
 ) -> None:
     record = replace(
         outcome.record,

@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from functools import cache
 from urllib.parse import urlsplit
 
+from provisioning.contract import canonical_uuid, normalise_location
+
 DEFAULT_ARM_ENDPOINT = "https://management.azure.com"
-_GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 # Queue names: 3-63 lowercase letters, digits and single hyphens; 56 leaves room for "-poison".
 _QUEUE = re.compile(r"^[a-z0-9](?!.*--)[a-z0-9-]{1,54}[a-z0-9]$")
 _TABLE = re.compile(r"^[A-Za-z][A-Za-z0-9]{2,62}$")
@@ -61,30 +62,54 @@ class Settings:
     def from_env(cls, env: Mapping[str, str]) -> Settings:
         """Build settings from app settings; raise SettingsError naming the first bad one."""
         reader = _Reader(env)
+        default = cls()  # every default is written once, on its field
         settings = cls(
-            queue_name=reader.text("PROVISIONING_QUEUE_NAME", "cluster-provisioning", _QUEUE),
-            status_table=reader.text("STATUS_TABLE_NAME", "provisioningstatus", _TABLE),
+            queue_name=reader.text("PROVISIONING_QUEUE_NAME", default.queue_name, _QUEUE),
+            status_table=reader.text("STATUS_TABLE_NAME", default.status_table, _TABLE),
             poison_archive_table=reader.text(
-                "POISON_ARCHIVE_TABLE_NAME", "provisioningpoison", _TABLE
+                "POISON_ARCHIVE_TABLE_NAME", default.poison_archive_table, _TABLE
             ),
-            arm_endpoint=reader.https_url("ARM_ENDPOINT", DEFAULT_ARM_ENDPOINT),
-            rg_visibility_attempts=reader.integer("RG_VISIBILITY_ATTEMPTS", 12, 1, 100),
-            rg_visibility_delay_seconds=reader.integer("RG_VISIBILITY_DELAY_SECONDS", 5, 1, 900),
-            transient_retries=reader.integer("TRANSIENT_RETRIES", 10, 0, 100),
+            arm_endpoint=reader.https_url("ARM_ENDPOINT", default.arm_endpoint),
+            rg_visibility_attempts=reader.integer(
+                "RG_VISIBILITY_ATTEMPTS", default.rg_visibility_attempts, 1, 100
+            ),
+            rg_visibility_delay_seconds=reader.integer(
+                "RG_VISIBILITY_DELAY_SECONDS", default.rg_visibility_delay_seconds, 1, 900
+            ),
+            transient_retries=reader.integer(
+                "TRANSIENT_RETRIES", default.transient_retries, 0, 100
+            ),
             allowed_subscriptions=reader.guid_set("ALLOWED_SUBSCRIPTIONS"),
             allowed_locations=reader.location_set("ALLOWED_LOCATIONS"),
             resource_group_prefix=reader.text(
-                "RESOURCE_GROUP_PREFIX", "", re.compile(r"^[A-Za-z0-9_.()-]{0,40}$")
+                "RESOURCE_GROUP_PREFIX",
+                default.resource_group_prefix,
+                re.compile(r"^[A-Za-z0-9_.()-]{0,40}$"),
             ),
-            max_node_count=reader.integer("MAX_NODE_COUNT", 100, 1, 1000),
-            adopt_existing_resource_groups=reader.boolean("ADOPT_EXISTING_RESOURCE_GROUPS"),
-            cluster_watch_delay_seconds=reader.integer("CLUSTER_WATCH_DELAY_SECONDS", 30, 1, 900),
-            cluster_create_timeout_minutes=reader.minutes("CLUSTER_CREATE_TIMEOUT_MINUTES", 60),
-            aks_rg_not_found_retries=reader.integer("AKS_RG_NOT_FOUND_RETRIES", 3, 0, 20),
-            rg_deleting_wait_minutes=reader.minutes("RG_DELETING_WAIT_MINUTES", 30),
-            rg_deleting_delay_seconds=reader.integer("RG_DELETING_DELAY_SECONDS", 30, 1, 900),
+            max_node_count=reader.integer("MAX_NODE_COUNT", default.max_node_count, 1, 1000),
+            adopt_existing_resource_groups=reader.boolean(
+                "ADOPT_EXISTING_RESOURCE_GROUPS", default.adopt_existing_resource_groups
+            ),
+            cluster_watch_delay_seconds=reader.integer(
+                "CLUSTER_WATCH_DELAY_SECONDS", default.cluster_watch_delay_seconds, 1, 900
+            ),
+            cluster_create_timeout_minutes=reader.minutes(
+                "CLUSTER_CREATE_TIMEOUT_MINUTES", default.cluster_create_timeout_minutes
+            ),
+            aks_rg_not_found_retries=reader.integer(
+                "AKS_RG_NOT_FOUND_RETRIES", default.aks_rg_not_found_retries, 0, 20
+            ),
+            rg_deleting_wait_minutes=reader.minutes(
+                "RG_DELETING_WAIT_MINUTES", default.rg_deleting_wait_minutes
+            ),
+            rg_deleting_delay_seconds=reader.integer(
+                "RG_DELETING_DELAY_SECONDS", default.rg_deleting_delay_seconds, 1, 900
+            ),
             provider_registration_delay_seconds=reader.integer(
-                "PROVIDER_REGISTRATION_DELAY_SECONDS", 30, 1, 900
+                "PROVIDER_REGISTRATION_DELAY_SECONDS",
+                default.provider_registration_delay_seconds,
+                1,
+                900,
             ),
         )
         return settings
@@ -131,10 +156,10 @@ class _Reader:
             raise SettingsError(f"{name}={number} is outside 0.01..1440 minutes")
         return number
 
-    def boolean(self, name: str) -> bool:
+    def boolean(self, name: str, default: bool) -> bool:
         value = self._raw(name)
         if value is None:
-            return False
+            return default
         if value.lower() in ("true", "1", "yes"):
             return True
         if value.lower() in ("false", "0", "no"):
@@ -151,12 +176,12 @@ class _Reader:
     def guid_set(self, name: str) -> frozenset[str]:
         items = self._items(name)
         for item in items:
-            if not _GUID.match(item):
+            if canonical_uuid(item) is None:
                 raise SettingsError(f"{name} has {item!r}, which is not a subscription GUID")
         return frozenset(item.lower() for item in items)
 
     def location_set(self, name: str) -> frozenset[str]:
-        return frozenset(item.replace(" ", "").lower() for item in self._items(name))
+        return frozenset(normalise_location(item) for item in self._items(name))
 
     def _items(self, name: str) -> list[str]:
         value = self._raw(name) or ""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from provisioning.messages import canonical_uuid
+from provisioning.contract import canonical_uuid
 from provisioning.ports import StatusReader
 
 

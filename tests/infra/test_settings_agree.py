@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from provisioning.settings import Settings
 from tests.infra import bicep
 
 SETTINGS_PY = bicep.ROOT / "provisioning" / "settings.py"
@@ -96,7 +97,9 @@ def settings_read_by_settings_py() -> tuple[CodeSetting, ...]:
     """Every reader.<kind>("NAME", ...) call in provisioning/settings.py, with its default."""
     tree = ast.parse(SETTINGS_PY.read_text(encoding="utf-8"))
     constants = _module_constants(tree)
-    no_default = {"boolean": False, "guid_set": "", "location_set": ""}
+    no_default = {"guid_set": "", "location_set": ""}
+    # Defaults are the dataclass fields' (``default.<field>`` in from_env): read them from there.
+    defaults = Settings()
     found = []
     for node in ast.walk(tree):
         if not (
@@ -109,7 +112,15 @@ def settings_read_by_settings_py() -> tuple[CodeSetting, ...]:
         name = _evaluate(node.args[0], constants)
         assert isinstance(name, str)
         kind = node.func.attr
-        default = no_default[kind] if kind in no_default else _evaluate(node.args[1], constants)
+        default: object
+        if kind in no_default:
+            default = no_default[kind]
+        elif (
+            isinstance(node.args[1], ast.Attribute) and ast.unparse(node.args[1].value) == "default"
+        ):
+            default = getattr(defaults, node.args[1].attr)
+        else:
+            default = _evaluate(node.args[1], constants)
         found.append(CodeSetting(name, _as_setting_text(default)))
     return tuple(found)
 
