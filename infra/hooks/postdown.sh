@@ -4,6 +4,7 @@
 set -eu
 scope="/subscriptions/${AZURE_SUBSCRIPTION_ID}"
 az role assignment delete --role "$AZURE_PROVISIONER_ROLE_ID" --scope "$scope" || true
-az role definition delete --name "$AZURE_PROVISIONER_ROLE_ID" --scope "$scope"
+# --name takes the definition's GUID, the last segment of its resource id.
+az role definition delete --name "${AZURE_PROVISIONER_ROLE_ID##*/}" --scope "$scope"
 echo "postdown: clusters the app created are not removed; list them with" >&2
 echo "  az group list --tag managed-by=aks-provisioner --query \"[].name\" -o tsv" >&2
