@@ -1,10 +1,12 @@
-"""The Function app: wiring only. Triggers live in provisioning.triggers."""
+"""The Function app: wiring only. Triggers live in provisioning.triggers and
+provisioning.sweeper_trigger."""
 
 import logging
 
 import azure.functions as func
 
 from provisioning.settings import SettingsError, get_settings
+from provisioning.sweeper_trigger import sweeper_blueprint
 from provisioning.triggers import bp
 
 app = func.FunctionApp()
@@ -16,6 +18,7 @@ except SettingsError:
     # Fail at start-up, naming the setting, rather than on the first request.
     logging.getLogger("provisioning").exception("malformed app settings")
     raise
+app.register_functions(sweeper_blueprint(_settings.sweeper_schedule))
 if not _settings.allowed_subscriptions:
     logging.getLogger("provisioning").error(
         "ALLOWED_SUBSCRIPTIONS is empty: every request will fail with SubscriptionNotAllowed"

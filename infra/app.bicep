@@ -35,6 +35,9 @@ param rgDeletingDelaySeconds int
 param providerRegistrationDelaySeconds int
 @description('Origins of the SPA: allowed by the site\'s CORS (the front door) and by the queue service\'s CORS rule (the SPA\'s direct mode).')
 param spaOrigins array
+param sweeperSchedule string
+param sweeperOverdueMinutes string
+param statusRetentionDays int
 
 var storageAccountName = 'st${resourceToken}'
 var functionAppName = 'func-${environmentName}-${resourceToken}'
@@ -378,6 +381,18 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = { // checkov:skip=CKV_AZ
         {
           name: 'PROVIDER_REGISTRATION_DELAY_SECONDS'
           value: string(providerRegistrationDelaySeconds)
+        }
+        {
+          name: 'SWEEPER_SCHEDULE'
+          value: sweeperSchedule
+        }
+        {
+          name: 'SWEEPER_OVERDUE_MINUTES'
+          value: sweeperOverdueMinutes
+        }
+        {
+          name: 'STATUS_RETENTION_DAYS'
+          value: string(statusRetentionDays)
         }
       ]
     }

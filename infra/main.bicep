@@ -129,6 +129,17 @@ param providerRegistrationDelaySeconds int = 30
 @description('Comma-separated origins of the SPA (e.g. https://<name>.azurestaticapps.net): the function app\'s CORS and the queue service\'s CORS rule (the SPA\'s direct mode) allow them. Empty: no browser origin may call.')
 param spaOrigins string = ''
 
+@description('SWEEPER_SCHEDULE: NCRONTAB schedule of the sweeper (six fields, seconds first).')
+param sweeperSchedule string = '0 */5 * * * *'
+
+@description('SWEEPER_OVERDUE_MINUTES: how late a running request may be before the sweeper re-arms it (fractions allowed).')
+param sweeperOverdueMinutes string = '15'
+
+@description('STATUS_RETENTION_DAYS: days an ended request\'s status record and archived bodies are kept.')
+@minValue(1)
+@maxValue(3650)
+param statusRetentionDays int = 90
+
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var groupName = empty(resourceGroupName) ? 'rg-${environmentName}' : resourceGroupName
 var identityName = 'id-${environmentName}-${resourceToken}'
@@ -208,6 +219,9 @@ module app 'app.bicep' = {
     rgDeletingDelaySeconds: rgDeletingDelaySeconds
     providerRegistrationDelaySeconds: providerRegistrationDelaySeconds
     spaOrigins: empty(spaOrigins) ? [] : split(spaOrigins, ',')
+    sweeperSchedule: sweeperSchedule
+    sweeperOverdueMinutes: sweeperOverdueMinutes
+    statusRetentionDays: statusRetentionDays
   }
 }
 

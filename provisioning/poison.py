@@ -52,18 +52,7 @@ def handle_poison(
     request_id = reading.request_id
     record = status.get(request_id) if request_id else None
     reason = _reason(reading, record, delivery.wire)
-    archive.put(
-        {
-            "PartitionKey": request_id or UNREADABLE,
-            "RowKey": f"{record.run if record else 0:04d}-{wire_fingerprint(delivery.wire)[:32]}",
-            **wire_properties(delivery.wire),
-            "reason": reason.code + ": " + reason.message[:4000],
-            "queue": queue_name,
-            "message_id": delivery.id,
-            "dequeue_count": delivery.dequeue_count,
-            "archived_at": iso(utc_now()),
-        }
-    )
+    archive.put(archive_row(delivery, request_id, record, reason, queue_name))
     if record is not None and not record.phase.terminal and _belongs(reading, record):
         _mark_failed(record, delivery, status)
     elif record is None and reading.request is not None:
@@ -77,6 +66,31 @@ def handle_poison(
         log_text(reason.message, LOG_MESSAGE_LIMIT),
         extra={"request_id": request_id, "outcome": "poisoned", "error_code": reason.code},
     )
+
+
+def archive_row(
+    delivery: Delivery,
+    request_id: str | None,
+    record: StatusRecord | None,
+    reason: ErrorInfo,
+    queue_name: str,
+) -> dict[str, Any]:
+    """The archive entity of one body: keyed by request and run, so a redelivery is one row."""
+    return {
+        "PartitionKey": request_id or UNREADABLE,
+        "RowKey": f"{record.run if record else 0:04d}-{wire_fingerprint(delivery.wire)[:32]}",
+        **wire_properties(delivery.wire),
+        "reason": reason.code + ": " + reason.message[:4000],
+        "queue": queue_name,
+        "message_id": delivery.id,
+        "dequeue_count": delivery.dequeue_count,
+        "archived_at": iso(utc_now()),
+    }
+
+
+def request_id_of(delivery: Delivery) -> str | None:
+    """The request a message names (a chain message's, a payload's), if one can be read."""
+    return _read(delivery).request_id
 
 
 def wire_properties(wire: bytes) -> dict[str, Any]:

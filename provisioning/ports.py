@@ -8,9 +8,11 @@ with these Protocols, so neither they nor their tests import an SDK.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any, Protocol
 
-from provisioning.messages import ChainMessage
+from provisioning.due_index import DueEntry
+from provisioning.messages import ChainMessage, Delivery
 from provisioning.status import StatusRecord
 from provisioning.views import ClusterRef, ClusterView, CreateStarted, GroupView, OperationView
 
@@ -69,3 +71,40 @@ class Arm(Protocol):
         ...
 
     def get_operation(self, subscription_id: str, url: str) -> OperationView: ...
+
+
+# ---- what the sweeper needs (provisioning.sweeper) -------------------------------------------
+
+
+class SweptStatus(StatusStore, Protocol):
+    """The status table as the sweeper uses it: also deletes, under the ETag it read."""
+
+    def delete(self, record: StatusRecord) -> bool:
+        """False when the record changed or went since it was read."""
+        ...
+
+
+class DueIndex(Protocol):
+    """The overdue index (``provisioning.due_index``): "look at request X at time T"."""
+
+    def file(self, request_id: str, due: datetime) -> DueEntry: ...
+
+    def due(self, now: datetime, limit: int) -> list[DueEntry]: ...
+
+    def remove(self, entry: DueEntry) -> None: ...
+
+
+class RetainedArchive(PoisonArchive, Protocol):
+    """The poison archive with retention."""
+
+    def delete_request(self, request_id: str) -> int: ...
+
+    def delete_unreadable_before(self, cutoff: datetime) -> int: ...
+
+
+class Drain(Protocol):
+    """A queue nothing triggers on (``-poison-poison``): received and deleted by hand."""
+
+    def receive(self, limit: int) -> list[tuple[Delivery, str]]: ...
+
+    def delete(self, delivery: Delivery, pop_receipt: str) -> None: ...

@@ -332,11 +332,7 @@ def _commit(
         return
     _log(stored, outcome.summary)
     if outcome.delay is not None and not stored.phase.terminal:
-        deps.outbox.send_chain(_next_message(stored), outcome.delay)
-
-
-def _next_message(record: StatusRecord) -> ChainMessage:
-    return ChainMessage(record.request_id, record.run, record.chain, record.step, record.attempt)
+        deps.outbox.send_chain(stored.next_message(), outcome.delay)
 
 
 def _redelivered(record: StatusRecord, delivery: Delivery, deps: Deps) -> None:
@@ -344,7 +340,7 @@ def _redelivered(record: StatusRecord, delivery: Delivery, deps: Deps) -> None:
     if record.phase is Phase.FAILED:
         deps.outbox.send_poison(delivery.wire)
     elif not record.phase.terminal and record.next_delay is not None:
-        deps.outbox.send_chain(_next_message(record), record.next_delay)
+        deps.outbox.send_chain(record.next_message(), record.next_delay)
     _log(record, "redelivered after a crash; finished the step's hand-off")
 
 

@@ -8,21 +8,26 @@ import os
 import random
 import threading
 from dataclasses import dataclass
+from datetime import timedelta
 
 from azure.identity import DefaultAzureCredential
 
 from provisioning.arm import Arm
 from provisioning.credentials import SharedTokenCredential
+from provisioning.messages import new_chain_token
 from provisioning.reconcile import Deps
 from provisioning.settings import get_settings
 from provisioning.status import utc_now
 from provisioning.storage import (
+    DrainQueue,
     Outbox,
     PoisonArchive,
     StatusStore,
     StorageConnection,
+    TableDueIndex,
     ensure_table,
 )
+from provisioning.sweeper import SweepDeps
 
 # The SDKs log every HTTP request at INFO; in the Portal that drowns the app's own lines.
 for _noisy in ("azure", "azure.core.pipeline.policies.http_logging_policy", "azure.identity"):
@@ -33,6 +38,7 @@ for _noisy in ("azure", "azure.core.pipeline.policies.http_logging_policy", "azu
 class Runtime:
     deps: Deps
     archive: PoisonArchive
+    sweep: SweepDeps
 
 
 _runtime: Runtime | None = None
@@ -62,15 +68,31 @@ def _build_runtime() -> Runtime:
     archive_table = storage.table(settings.poison_archive_table)
     ensure_table(status_table)
     ensure_table(archive_table)
+    index = TableDueIndex(status_table)
+    status = StatusStore(
+        status_table, index, first_look=timedelta(minutes=settings.sweeper_overdue_minutes)
+    )
+    outbox = Outbox(
+        storage.queue(settings.queue_name),
+        storage.queue(settings.poison_queue_name, encode=False),
+    )
+    archive = PoisonArchive(archive_table)
     deps = Deps(
         settings=settings,
         arm=Arm(settings, SharedTokenCredential(DefaultAzureCredential())),
-        status=StatusStore(status_table),
-        outbox=Outbox(
-            storage.queue(settings.queue_name),
-            storage.queue(settings.poison_queue_name, encode=False),
-        ),
+        status=status,
+        outbox=outbox,
         clock=utc_now,
         jitter=lambda: random.uniform(0, 1),
     )
-    return Runtime(deps=deps, archive=PoisonArchive(archive_table))
+    sweep = SweepDeps(
+        settings=settings,
+        status=status,
+        index=index,
+        outbox=outbox,
+        archive=archive,
+        drain=DrainQueue(storage.queue(f"{settings.poison_queue_name}-poison", encode=False)),
+        clock=utc_now,
+        new_chain=new_chain_token,
+    )
+    return Runtime(deps=deps, archive=archive, sweep=sweep)

@@ -19,6 +19,8 @@ DEFAULT_ARM_ENDPOINT = "https://management.azure.com"
 # Queue names: 3-63 lowercase letters, digits and single hyphens; 56 leaves room for "-poison".
 _QUEUE = re.compile(r"^[a-z0-9](?!.*--)[a-z0-9-]{1,54}[a-z0-9]$")
 _TABLE = re.compile(r"^[A-Za-z][A-Za-z0-9]{2,62}$")
+# A timer trigger's NCRONTAB: six fields, seconds first ("0 */5 * * * *" is every 5 minutes).
+_NCRONTAB = re.compile(r"^[0-9*/,-]+( [0-9A-Za-z*/,-]+){5}$")
 
 
 class SettingsError(ValueError):
@@ -45,6 +47,9 @@ class Settings:
     rg_deleting_wait_minutes: float = 30
     rg_deleting_delay_seconds: int = 30
     provider_registration_delay_seconds: int = 30
+    sweeper_schedule: str = "0 */5 * * * *"
+    sweeper_overdue_minutes: float = 15
+    status_retention_days: int = 90
 
     @property
     def poison_queue_name(self) -> str:
@@ -111,6 +116,9 @@ class Settings:
                 1,
                 900,
             ),
+            sweeper_schedule=reader.text("SWEEPER_SCHEDULE", "0 */5 * * * *", _NCRONTAB),
+            sweeper_overdue_minutes=reader.minutes("SWEEPER_OVERDUE_MINUTES", 15),
+            status_retention_days=reader.integer("STATUS_RETENTION_DAYS", 90, 1, 3650),
         )
         return settings
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from provisioning.contract import ClusterRequest
 from provisioning.errors import ErrorInfo
+from provisioning.messages import ChainMessage
 from provisioning.views import ClusterRef
 
 ROW_KEY = "status"
@@ -154,6 +155,10 @@ class StatusRecord:
             max_attempts=max_attempts,
             error=error,
         )
+
+    def next_message(self) -> ChainMessage:
+        """The chain message that may perform this record's current step."""
+        return ChainMessage(self.request_id, self.run, self.chain, self.step, self.attempt)
 
     def to_entity(self) -> dict[str, Any]:
         entity: dict[str, Any] = {"PartitionKey": self.request_id, "RowKey": ROW_KEY}

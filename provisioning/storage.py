@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from typing import Any
 
 from azure.core import MatchConditions
@@ -23,9 +24,11 @@ from azure.storage.queue import (
 )
 
 from provisioning.credentials import SharedTokenCredential
-from provisioning.messages import ChainMessage
+from provisioning.due_index import DueEntry, due_filter, slot_of
+from provisioning.messages import ChainMessage, Delivery
+from provisioning.poison import UNREADABLE
 from provisioning.settings import SettingsError
-from provisioning.status import ROW_KEY, StatusRecord
+from provisioning.status import ROW_KEY, StatusRecord, iso
 from provisioning.table_limits import check_fits
 
 CONNECTION = "AzureWebJobsStorage"
@@ -113,11 +116,52 @@ def ensure_table(table: TableClient) -> None:
         table.create_table()
 
 
-class StatusStore:
-    """Status records, written only with ETag conditions: of two concurrent chains one wins."""
+class TableDueIndex:
+    """The overdue index in the status table (the key scheme: ``provisioning.due_index``)."""
 
     def __init__(self, table: TableClient) -> None:
         self._table = table
+
+    def file(self, request_id: str, due: datetime) -> DueEntry:
+        entry = DueEntry(request_id, slot_of(due))
+        entity = {"PartitionKey": entry.slot, "RowKey": request_id, "due_at": iso(due)}
+        self._table.upsert_entity(entity, mode=UpdateMode.REPLACE)
+        return entry
+
+    def due(self, now: datetime, limit: int) -> list[DueEntry]:
+        found: list[DueEntry] = []
+        query = self._table.query_entities(
+            due_filter(now), select=["PartitionKey", "RowKey"], results_per_page=limit
+        )
+        for entity in query:
+            found.append(DueEntry(entity["RowKey"], entity["PartitionKey"]))
+            if len(found) >= limit:
+                break
+        return found
+
+    def remove(self, entry: DueEntry) -> None:
+        # Gone already: another sweeper (or an earlier tick that died) removed it.
+        with contextlib.suppress(ResourceNotFoundError):
+            self._table.delete_entity(entry.slot, entry.request_id)
+
+
+class StatusStore:
+    """Status records, written only with ETag conditions: of two concurrent chains one wins.
+
+    With an ``index``, every insert first files the request in the overdue index (due at its
+    creation plus ``first_look``), so that the sweeper will look at it once at least: before
+    the record, so that no record exists that the sweeper cannot find.
+    """
+
+    def __init__(
+        self,
+        table: TableClient,
+        index: TableDueIndex | None = None,
+        first_look: timedelta = timedelta(minutes=15),
+    ) -> None:
+        self._table = table
+        self._index = index
+        self._first_look = first_look
 
     def get(self, request_id: str) -> StatusRecord | None:
         try:
@@ -130,6 +174,8 @@ class StatusStore:
         """The record as stored, or None when a record for that request already exists."""
         entity = record.to_entity()
         check_fits(entity)
+        if self._index is not None:
+            self._index.file(record.request_id, record.created_at + self._first_look)
         try:
             meta = self._table.create_entity(entity)
         except ResourceExistsError:
@@ -150,6 +196,19 @@ class StatusStore:
         except (ResourceModifiedError, ResourceNotFoundError):
             return None
         return replace(record, etag=meta.get("etag"))
+
+    def delete(self, record: StatusRecord) -> bool:
+        """Delete the record as read (its ETag); False when it changed or is gone meanwhile."""
+        try:
+            self._table.delete_entity(
+                record.request_id,
+                ROW_KEY,
+                etag=record.etag,
+                match_condition=MatchConditions.IfNotModified,
+            )
+        except (ResourceModifiedError, ResourceNotFoundError):
+            return False
+        return True
 
 
 class Outbox:
@@ -188,9 +247,63 @@ class PoisonArchive:
         check_fits(entity)
         self._table.upsert_entity(entity, mode=UpdateMode.REPLACE)
 
+    def delete_request(self, request_id: str) -> int:
+        """Delete every archived body of one request (its partition); how many there were."""
+        return self._delete(
+            self._table.query_entities(
+                "PartitionKey eq @pk", parameters={"pk": request_id}, select=["RowKey"]
+            ),
+            request_id,
+        )
+
+    def delete_unreadable_before(self, cutoff: datetime) -> int:
+        """Delete the bodies no request id could be read from, archived before ``cutoff``."""
+        return self._delete(
+            self._table.query_entities(
+                "PartitionKey eq @pk and archived_at lt @cutoff",
+                parameters={"pk": UNREADABLE, "cutoff": iso(cutoff)},
+                select=["RowKey"],
+            ),
+            UNREADABLE,
+        )
+
+    def _delete(self, rows: Any, partition: str) -> int:
+        deleted = 0
+        for row in rows:
+            with contextlib.suppress(ResourceNotFoundError):
+                self._table.delete_entity(partition, row["RowKey"])
+                deleted += 1
+        return deleted
+
     def rows(self, request_id: str | None = None) -> list[dict[str, Any]]:
         if request_id:
             found = self._table.query_entities("PartitionKey eq @pk", parameters={"pk": request_id})
         else:
             found = self._table.list_entities()
         return [dict(row) for row in found]
+
+
+class DrainQueue:
+    """A queue the sweeper empties: ``-poison-poison``, which no trigger reads."""
+
+    def __init__(self, queue: QueueClient) -> None:
+        self._queue = queue
+
+    def receive(self, limit: int) -> list[tuple[Delivery, str]]:
+        """Up to ``limit`` messages, each with its pop receipt; none when the queue is absent."""
+        try:
+            messages = list(
+                self._queue.receive_messages(max_messages=min(limit, 32), visibility_timeout=120)
+            )
+        except ResourceNotFoundError:
+            return []
+        received = []
+        for message in messages[:limit]:
+            text = message.content if isinstance(message.content, str) else ""
+            delivery = Delivery(str(message.id), text.encode(), int(message.dequeue_count or 0))
+            received.append((delivery, str(message.pop_receipt)))
+        return received
+
+    def delete(self, delivery: Delivery, pop_receipt: str) -> None:
+        with contextlib.suppress(ResourceNotFoundError):
+            self._queue.delete_message(delivery.id, pop_receipt)

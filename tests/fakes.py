@@ -16,11 +16,13 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+from provisioning.due_index import DueEntry, slot_of
 from provisioning.errors import ArmCallFailed, ErrorInfo
 from provisioning.messages import ChainMessage, Delivery
+from provisioning.poison import UNREADABLE
 from provisioning.reconcile import Deps
 from provisioning.settings import Settings
-from provisioning.status import StatusRecord
+from provisioning.status import StatusRecord, iso
 from provisioning.views import ClusterRef, ClusterView, CreateStarted, GroupView, OperationView
 
 IN_PROGRESS = OperationView("InProgress", None, None)
@@ -61,6 +63,13 @@ class MemoryStatusStore:
             return None
         return self._store(record)
 
+    def delete(self, record: StatusRecord) -> bool:
+        current = self.records.get(record.request_id)
+        if current is None or current.etag != record.etag:
+            return False
+        del self.records[record.request_id]
+        return True
+
 
 class MemoryOutbox:
     """The provisioning and poison queues, as lists of what was sent."""
@@ -90,9 +99,58 @@ class MemoryArchive:
     def put(self, entity: dict[str, Any]) -> None:
         self.by_key[(entity["PartitionKey"], entity["RowKey"])] = dict(entity)
 
+    def delete_request(self, request_id: str) -> int:
+        keys = [key for key in self.by_key if key[0] == request_id]
+        for key in keys:
+            del self.by_key[key]
+        return len(keys)
+
+    def delete_unreadable_before(self, cutoff: datetime) -> int:
+        old = [
+            key
+            for key, row in self.by_key.items()
+            if key[0] == UNREADABLE and str(row["archived_at"]) < str(iso(cutoff))
+        ]
+        for key in old:
+            del self.by_key[key]
+        return len(old)
+
     @property
     def rows(self) -> list[dict[str, Any]]:
         return list(self.by_key.values())
+
+
+class MemoryDueIndex:
+    """The overdue index: entries by (slot, request id), due by their slot's minute."""
+
+    def __init__(self) -> None:
+        self.entries: set[DueEntry] = set()
+
+    def file(self, request_id: str, due: datetime) -> DueEntry:
+        entry = DueEntry(request_id, slot_of(due))
+        self.entries.add(entry)
+        return entry
+
+    def due(self, now: datetime, limit: int) -> list[DueEntry]:
+        due = [e for e in self.entries if e.slot <= slot_of(now)]
+        return sorted(due, key=lambda e: (e.slot, e.request_id))[:limit]
+
+    def remove(self, entry: DueEntry) -> None:
+        self.entries.discard(entry)
+
+
+class MemoryDrain:
+    """A queue nothing triggers on, holding message texts until they are received and deleted."""
+
+    def __init__(self, *texts: bytes) -> None:
+        self.messages = {f"pp-{i}": text for i, text in enumerate(texts)}
+
+    def receive(self, limit: int) -> list[tuple[Delivery, str]]:
+        return [(Delivery(k, v, 6), f"receipt-{k}") for k, v in self.messages.items()][:limit]
+
+    def delete(self, delivery: Delivery, pop_receipt: str) -> None:
+        assert pop_receipt == f"receipt-{delivery.id}"
+        self.messages.pop(delivery.id, None)
 
 
 @dataclass

@@ -107,7 +107,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"localazure.host error: {exc}", file=sys.stderr, flush=True)
         return 2
     assert host.index is not None
-    names = [f.name for f in host.index.queue_functions + host.index.http_functions]
+    functions = host.index.queue_functions + host.index.http_functions
+    names = [f.name for f in functions] + [f.name for f in host.index.timer_functions]
     port = "none" if host.http_port is None else str(host.http_port)
     print(
         f"{READY_PREFIX} http_port={port} pid={os.getpid()} functions={','.join(names)}",

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import azure.functions as func
+from croniter import croniter
 
 from localazure.host.config import (
     HostConfigError,
@@ -45,9 +46,19 @@ class HttpFunction:
 
 
 @dataclass(frozen=True, slots=True)
+class TimerFunction:
+    name: str
+    schedule: str  # NCRONTAB, six fields (seconds first)
+    run_on_startup: bool
+    parameter: str
+    user_function: Callable[..., Any]
+
+
+@dataclass(frozen=True, slots=True)
 class FunctionIndex:
     queue_functions: list[QueueFunction]
     http_functions: list[HttpFunction]
+    timer_functions: list[TimerFunction] = field(default_factory=list)
 
 
 def _enum_value(value: Any) -> str:
@@ -107,6 +118,7 @@ def index_functions(app: func.FunctionApp, settings: Mapping[str, str]) -> Funct
     """Index the app with ``get_functions()`` (called once; a second call raises in the library)."""
     queue_functions: list[QueueFunction] = []
     http_functions: list[HttpFunction] = []
+    timer_functions: list[TimerFunction] = []
     for function in app.get_functions():
         name = str(function.get_function_name())
         trigger = function.get_trigger()
@@ -158,12 +170,40 @@ def index_functions(app: func.FunctionApp, settings: Mapping[str, str]) -> Funct
                     pattern=route_pattern(route),
                 )
             )
+        elif binding_type == "timerTrigger":
+            schedule = resolve_binding_expression(
+                str(binding.get("schedule", "")), settings, f"function '{name}' schedule"
+            )
+            validate_schedule(schedule, f"function '{name}'")
+            timer_functions.append(
+                TimerFunction(
+                    name=name,
+                    schedule=schedule,
+                    run_on_startup=bool(binding.get("runOnStartup")),
+                    parameter=parameter,
+                    user_function=user_function,
+                )
+            )
         else:
             raise HostConfigError(
                 f"function '{name}': trigger type '{binding_type}' is not supported by the "
-                "local host (queueTrigger and httpTrigger are)"
+                "local host (queueTrigger, httpTrigger and timerTrigger are)"
             )
-    return FunctionIndex(queue_functions=queue_functions, http_functions=http_functions)
+    return FunctionIndex(
+        queue_functions=queue_functions,
+        http_functions=http_functions,
+        timer_functions=timer_functions,
+    )
+
+
+def validate_schedule(schedule: str, what: str) -> str:
+    """An NCRONTAB schedule as the host takes it: six fields, seconds first."""
+    if len(schedule.split()) != 6 or not croniter.is_valid(schedule, second_at_beginning=True):
+        raise HostConfigError(
+            f"{what}: schedule {schedule!r} is not an NCRONTAB expression of six fields "
+            "({second} {minute} {hour} {day} {month} {day-of-week})"
+        )
+    return schedule
 
 
 def _check_parameters(name: str, user_function: Callable[..., Any], parameter: str) -> None:

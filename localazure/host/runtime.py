@@ -33,6 +33,7 @@ from localazure.host.config import (
 from localazure.host.cors import CorsPolicy
 from localazure.host.http import HttpHost
 from localazure.host.listener import Invocation, QueueListener
+from localazure.host.timers import TimerRunner
 
 log = logging.getLogger("localazure.host")
 
@@ -109,6 +110,7 @@ class FunctionHost:
         self.on_invocation = on_invocation
         self.http_port: int | None = None
         self.listeners: list[QueueListener] = []
+        self.timers: list[TimerRunner] = []
         self.index: FunctionIndex | None = None
         self._pool: ThreadPoolExecutor | None = None
         self._runner = CoroutineRunner()
@@ -152,8 +154,14 @@ class FunctionHost:
                 self.cors,
             )
             self.http_port = self._http.serve(self.http_host, self.http_port_requested)
+        self.timers = [
+            TimerRunner(function, self._pool, self._runner)
+            for function in self.index.timer_functions
+        ]
         for listener in self.listeners:
             listener.start()
+        for timer in self.timers:
+            timer.start()
         self._log_start()
         return self
 
@@ -163,6 +171,10 @@ class FunctionHost:
         for listener in self.listeners:
             log.info(
                 "Functions.%s: queueTrigger on '%s'", listener.function.name, listener.queue_name
+            )
+        for timer in self.timers:
+            log.info(
+                "Functions.%s: timerTrigger '%s'", timer.function.name, timer.function.schedule
             )
         for function in self.index.http_functions:
             log.info(
@@ -186,8 +198,12 @@ class FunctionHost:
             self._http = None
         for listener in self.listeners:
             listener.request_stop()
+        for timer in self.timers:
+            timer.request_stop()
         for listener in self.listeners:
             listener.stop(timeout)
+        for timer in self.timers:
+            timer.stop(timeout)
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
         self._runner.close()
