@@ -97,17 +97,30 @@ class FieldProblem:
 # bad keys must not turn into a 300 KB error. The first problems are named, the rest counted.
 MAX_PROBLEMS_SHOWN = 20
 MAX_ERROR_BYTES = 4 * 1024
-MAX_PROBLEM_BYTES = 200
+MAX_PROBLEM_BYTES = 1024  # room for a tag name at ARM's 512 characters, in its field path
+
+
+def _shown_problems(problems: tuple[FieldProblem, ...]) -> list[str]:
+    """The first problems, each capped, as many as fit the error's budget (at least one)."""
+    shown: list[str] = []
+    budget = MAX_ERROR_BYTES - 128  # the lead-in and "and N more problems"
+    for problem in problems[:MAX_PROBLEMS_SHOWN]:
+        text = capped(str(problem), MAX_PROBLEM_BYTES)
+        budget -= len(text.encode()) + 2
+        if budget < 0 and shown:
+            break
+        shown.append(text)
+    return shown
 
 
 class InvalidRequest(TerminalError):
     """The message is malformed or breaks the contract; names its bad fields (the first
-    ``MAX_PROBLEMS_SHOWN``, and how many more) in at most ``MAX_ERROR_BYTES``."""
+    ``MAX_PROBLEMS_SHOWN`` that fit in ``MAX_ERROR_BYTES``, and how many more)."""
 
     def __init__(self, problems: list[FieldProblem], request_id: str | None = None) -> None:
         self.problems = tuple(problems)
         self.request_id = request_id
-        shown = [capped(str(p), MAX_PROBLEM_BYTES) for p in self.problems[:MAX_PROBLEMS_SHOWN]]
+        shown = _shown_problems(self.problems)
         more = len(self.problems) - len(shown)
         summary = "; ".join(shown) + (f"; and {more} more problems" if more else "")
         super().__init__(

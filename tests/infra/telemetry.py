@@ -16,7 +16,7 @@ import logging
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cache
 
 import pytest
@@ -26,8 +26,9 @@ from provisioning.messages import Delivery
 from provisioning.poison import handle_poison
 from provisioning.reconcile import handle
 from provisioning.settings import Settings
+from provisioning.sweeper import SweepDeps, sweep
 from provisioning.views import OperationView
-from tests.fakes import World
+from tests.fakes import MemoryDrain, MemoryDueIndex, World
 from tests.infra import bicep
 
 pytest.importorskip("opentelemetry.sdk", reason="opentelemetry-sdk is a dev requirement (pinned)")
@@ -106,8 +107,30 @@ def _rejected() -> None:
     handle(Delivery("m4", wire({**REQUEST, "cluster": {"name": "-bad-"}}), 1), world.deps)
 
 
+def _swept() -> None:
+    """A sweeper tick that re-arms an overdue request and drains one -poison-poison body."""
+    world = failing_world()
+    world.arm.operation = OperationView("InProgress", None, None)
+    handle(Delivery("m5", wire(REQUEST), 1), world.deps)
+    index = MemoryDueIndex()
+    index.file(REQUEST_ID, world.now)
+    world.now += timedelta(days=1)
+    sweep(
+        SweepDeps(
+            settings=world.settings,
+            status=world.status,
+            index=index,
+            outbox=world.outbox,
+            archive=world.archive,
+            drain=MemoryDrain(wire(REQUEST)),
+            clock=lambda: world.now,
+            new_chain=lambda: "rearmed",
+        )
+    )
+
+
 # Every path of the app that logs a line for operators. Add one when a new kind of line appears.
-SCENARIOS: tuple[Callable[[], None], ...] = (_accepted_then_failed, _rejected)
+SCENARIOS: tuple[Callable[[], None], ...] = (_accepted_then_failed, _rejected, _swept)
 
 
 def scenario_records() -> list[ReadableLogRecord]:

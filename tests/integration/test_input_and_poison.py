@@ -160,7 +160,9 @@ def test_bindings_as_the_host_would_index_them() -> None:
     import function_app
 
     functions = {f.get_function_name(): f for f in function_app.app.get_functions()}
-    assert set(functions) == {"provision", "archive_poison", "provisioning_status"}
+    assert set(functions) == {"provision", "archive_poison", "provisioning_status", "sweep_status"}
+    timer = _trigger(functions["sweep_status"])
+    assert (timer["type"], timer["schedule"]) == ("timerTrigger", "0 */5 * * * *")
     trigger, poison, http = (
         _trigger(functions[name]) for name in ("provision", "archive_poison", "provisioning_status")
     )

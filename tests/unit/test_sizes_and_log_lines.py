@@ -115,6 +115,19 @@ def test_invalid_request_texts_are_capped_and_counted() -> None:
     assert len(json.dumps(info.to_dict()).encode()) <= 2 * MAX_ERROR_BYTES
 
 
+def test_long_field_names_fill_the_budget_and_the_rest_is_counted() -> None:
+    """Tag names at ARM's 512 characters: as many whole problems as fit 4 KiB, then a count."""
+    tags = {f"{i:02d}" + "n" * 600: "v" for i in range(20)}
+    with pytest.raises(InvalidRequest) as caught:
+        parse_request(json.dumps({**example_request(), "tags": tags}).encode())
+    info = caught.value.info
+    assert len(info.message.encode()) <= MAX_ERROR_BYTES
+    shown = len(info.details) - 1
+    assert 1 <= shown < MAX_PROBLEMS_SHOWN
+    assert info.details[-1] == f"and {len(caught.value.problems) - shown} more problems"
+    assert info.message.endswith(info.details[-1])
+
+
 def test_capped_cuts_on_a_character_boundary() -> None:
     """A cut never splits a multi-byte character and says how long the text was."""
     text = capped("🚀" * 2000, 100)
