@@ -29,6 +29,7 @@ from enum import StrEnum
 
 from opentelemetry import metrics
 
+from provisioning.due_index import DueEntry
 from provisioning.errors import ErrorInfo
 from provisioning.poison import archive_row, request_id_of
 from provisioning.ports import Drain, DueIndex, Outbox, RetainedArchive, SweptStatus
@@ -121,8 +122,9 @@ def sweep(deps: SweepDeps) -> SweepCounts:
     now = deps.clock()
     counts = SweepCounts()
     for entry in deps.index.due(now, ENTRIES_PER_TICK):
-        counts = _look(entry.request_id, deps, now, counts)
-        deps.index.remove(entry)
+        counts, refiled = _look(entry.request_id, deps, now, counts)
+        if refiled != entry:  # filed again in the same minute: that is this very entry
+            deps.index.remove(entry)
     counts = replace(counts, drained=_drain(deps))
     cutoff = now - timedelta(days=deps.settings.status_retention_days)
     counts = replace(counts, deleted=counts.deleted + deps.archive.delete_unreadable_before(cutoff))
@@ -130,8 +132,10 @@ def sweep(deps: SweepDeps) -> SweepCounts:
     return counts
 
 
-def _look(request_id: str, deps: SweepDeps, now: datetime, counts: SweepCounts) -> SweepCounts:
-    """Judge one record, act, and file it again where it still needs a look."""
+def _look(
+    request_id: str, deps: SweepDeps, now: datetime, counts: SweepCounts
+) -> tuple[SweepCounts, DueEntry | None]:
+    """Judge one record, act, and file it again where it still needs a look (the new entry)."""
     record = deps.status.get(request_id)
     judgement = judge(record, now, deps.settings)
     counts = replace(counts, looked=counts.looked + 1)
@@ -146,9 +150,8 @@ def _look(request_id: str, deps: SweepDeps, now: datetime, counts: SweepCounts) 
             counts = replace(counts, deleted=counts.deleted + deleted)
         else:  # written since it was read: judge it again on a later tick
             next_look = now + timedelta(minutes=deps.settings.sweeper_overdue_minutes)
-    if next_look is not None:
-        deps.index.file(request_id, next_look)
-    return counts
+    refiled = deps.index.file(request_id, next_look) if next_look is not None else None
+    return counts, refiled
 
 
 def _rearm(record: StatusRecord, deps: SweepDeps, now: datetime) -> bool:

@@ -155,6 +155,17 @@ def test_a_record_not_yet_due_is_filed_again_at_its_due_time() -> None:
     assert index.entries == {DueEntry(REQUEST_ID, slot_of(T0 + timedelta(minutes=30)))}
 
 
+def test_an_entry_filed_again_in_the_same_minute_is_kept() -> None:
+    """Re-filed into its own minute (a short margin): the entry is the same and must stay."""
+    world = World(make_settings(SWEEPER_OVERDUE_MINUTES="0.05"), T0)
+    index = MemoryDueIndex()
+    _stored(world)
+    index.file(REQUEST_ID, T0)
+    deps = replace(_deps(world, index), settings=world.settings)
+    assert sweep(deps).looked == 1  # not overdue yet (3 s): filed at T0 + 3 s, same minute
+    assert index.entries == {DueEntry(REQUEST_ID, slot_of(T0))}
+
+
 def test_retention_deletes_ended_records_and_their_archive() -> None:
     """Ended and past STATUS_RETENTION_DAYS: the record and its archived bodies go."""
     world = World(SETTINGS, T0)
