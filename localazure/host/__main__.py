@@ -17,6 +17,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 
 from localazure.host.config import (
@@ -27,6 +28,8 @@ from localazure.host.config import (
 )
 from localazure.host.cors import CorsPolicy
 from localazure.host.runtime import FunctionHost
+
+RESTART_PAUSE_SECONDS = 1.0
 
 
 def configure_logging(level: str) -> None:
@@ -114,9 +117,15 @@ def main(argv: list[str] | None = None) -> int:
         f"{READY_PREFIX} http_port={port} pid={os.getpid()} functions={','.join(names)}",
         flush=True,
     )
+    # SIGUSR1: the language worker dies (LocalHost.kill_worker); the host carries on.
+    signal.signal(signal.SIGUSR1, lambda *_: host.kill_worker())
     try:
         while not stop.wait(0.1):
-            pass
+            if host.failed.is_set():
+                # As in Azure, where the platform starts the stopped host again (a crash loop
+                # if the cause persists); the pause keeps a persistent cause from spinning.
+                time.sleep(RESTART_PAUSE_SECONDS)
+                host.restart(args.shutdown_timeout)
     finally:
         logging.getLogger("localazure.host").info("Stopping the host")
         host.stop(args.shutdown_timeout)

@@ -223,6 +223,7 @@ class CoroutineRunner:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._pending: set[Future[Any]] = set()
 
     def _ensure_loop(self) -> asyncio.AbstractEventLoop:
         with self._lock:
@@ -242,13 +243,22 @@ class CoroutineRunner:
             future: Future[Any] = asyncio.run_coroutine_threadsafe(
                 _await(result), self._ensure_loop()
             )
-            return future.result()
+            with self._lock:
+                self._pending.add(future)
+            try:
+                return future.result()
+            finally:
+                with self._lock:
+                    self._pending.discard(future)
         return result
 
     def close(self) -> None:
         with self._lock:
             loop, thread = self._loop, self._thread
             self._loop = self._thread = None
+            pending, self._pending = self._pending, set()
+        for future in pending:  # a closed loop never finishes them: free their waiting threads
+            future.cancel()
         if loop is not None and thread is not None:
             loop.call_soon_threadsafe(loop.stop)
             thread.join(timeout=5)

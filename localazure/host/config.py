@@ -20,6 +20,7 @@ MAX_BATCH_SIZE = 32  # the queue service returns at most 32 messages per request
 RECEIVE_INVISIBILITY_SECONDS = 600  # the host receives with a hard-coded 10-minute invisibility
 POISON_SUFFIX = "-poison"
 READY_PREFIX = "localazure.host ready"  # start of the line `python -m localazure.host` prints
+WORKER_EXITED = "Language Worker Process exited"  # logged once kill_worker() has failed them
 MAX_QUEUE_NAME_LENGTH = 63
 
 # Environment/app-setting overrides of host.json, as in Azure: AzureFunctionsJobHost__a__b=...
@@ -90,10 +91,34 @@ class HttpOptions:
     route_prefix: str = "api"
 
 
+# host.json's functionTimeout when absent: 30 minutes, the default of `func start`, Flex
+# Consumption, Premium and Dedicated (docs: "Function app timeout duration").
+DEFAULT_FUNCTION_TIMEOUT = 30 * 60.0
+
+
 @dataclass(frozen=True, slots=True)
 class HostOptions:
     queues: QueuesOptions
     http: HttpOptions
+    # Seconds an invocation may run; None is "-1", unbounded.
+    function_timeout: float | None = DEFAULT_FUNCTION_TIMEOUT
+
+
+def parse_function_timeout(value: Any) -> float | None:
+    """host.json ``functionTimeout``: a TimeSpan, or ``-1`` for no limit."""
+    if value is None:
+        return DEFAULT_FUNCTION_TIMEOUT
+    if str(value).strip() == "-1":
+        return None
+    text = str(value).strip()
+    if not _TIMESPAN.match(text):  # unlike maxPollingInterval, no bare-milliseconds form
+        raise HostConfigError(
+            f"functionTimeout: expected a TimeSpan like '00:05:00' or -1, got {value!r}"
+        )
+    seconds = parse_timespan(text, "functionTimeout")
+    if seconds <= 0:
+        raise HostConfigError("functionTimeout must be positive, or -1 for no limit")
+    return seconds
 
 
 def _case_insensitive(mapping: Mapping[str, Any]) -> dict[str, Any]:
@@ -196,6 +221,7 @@ def parse_host_json(
     return HostOptions(
         queues=QueuesOptions(**options),
         http=HttpOptions(route_prefix=str(prefix).strip("/")),
+        function_timeout=parse_function_timeout(tree.get("functiontimeout")),
     )
 
 

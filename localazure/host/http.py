@@ -12,14 +12,14 @@ import logging
 import time
 import uuid
 from collections.abc import Iterable
-from concurrent.futures import Executor
 from typing import TYPE_CHECKING, Any
 
 import azure.functions as func
 from werkzeug.wrappers import Request, Response
 
-from localazure.host.app import CoroutineRunner, HttpFunction
+from localazure.host.app import HttpFunction
 from localazure.host.cors import CorsPolicy, is_preflight
+from localazure.host.worker import Worker
 from localazure.serving import ThreadedServer
 
 if TYPE_CHECKING:
@@ -35,15 +35,13 @@ class HttpHost:
         self,
         functions: list[HttpFunction],
         route_prefix: str,
-        function_pool: Executor,
-        runner: CoroutineRunner,
+        worker: Worker,
         cors: CorsPolicy | None = None,
     ) -> None:
         self.functions = functions
         self.cors = cors
         self.route_prefix = route_prefix.strip("/")
-        self._pool = function_pool
-        self._runner = runner
+        self._worker = worker
         self._server = ThreadedServer(self, name="localhost-http")
 
     def match(self, method: str, path: str) -> tuple[HttpFunction, dict[str, str]] | None:
@@ -105,8 +103,10 @@ class HttpHost:
             invocation_id,
         )
         started = time.monotonic()
-        future = self._pool.submit(
-            self._runner.call, function.user_function, {function.parameter: http_request}
+        future = self._worker.invoke(
+            function.name,
+            invocation_id,
+            lambda runner: runner.call(function.user_function, {function.parameter: http_request}),
         )
         try:
             result = future.result()

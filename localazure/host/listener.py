@@ -2,10 +2,12 @@
 
 Per function: a polling thread that receives ``batchSize`` messages with the receive invisibility
 (10 minutes in the host), a handler per message (at most ``batchSize + newBatchThreshold`` at a
-time) and the app's shared function thread pool that runs the user's code. While the function
+time) and the app's ``Worker`` that runs the user's code. While the function
 runs, the handler renews the message's invisibility at half the receive invisibility, as the host's
 visibility timer does. Nothing here assumes this process is the queue's only consumer: ownership is
-the pop receipt, and a stale one only means another consumer took the message over.
+the pop receipt, and a stale one only means another consumer took the message over. Storage
+errors the real listener rethrows (see docs/local-host.md) stop the listener and go to
+``on_fatal``: the host shuts down and restarts.
 """
 
 from __future__ import annotations
@@ -17,9 +19,8 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
 
 from azure.core.exceptions import (
     AzureError,
@@ -39,11 +40,26 @@ from localazure.host.policy import (
     decode_body,
     encode_body,
 )
+from localazure.host.worker import Worker
 
 log = logging.getLogger("localazure.host")
 
 _GONE_CODES = {"MessageNotFound", "QueueNotFound", "PopReceiptMismatch", "QueueBeingDeleted"}
 _GONE_CODES |= {"QueueDisabled"}
+
+
+def _is_transient_poll_error(exc: HttpResponseError) -> bool:
+    """The errors QueueListener backs off on: queue not found, being deleted or disabled, 5xx.
+
+    Anything else (403, 400, a transport failure) is rethrown there and restarts the host.
+    """
+    code = getattr(exc, "error_code", None)
+    status = exc.status_code or 0
+    return (
+        (status == 404 and code in (None, "QueueNotFound"))
+        or (status == 409 and code in ("QueueBeingDeleted", "QueueDisabled"))
+        or status >= 500
+    )
 
 
 def _is_gone(exc: HttpResponseError) -> bool:
@@ -82,12 +98,12 @@ class QueueListener:
         queue: QueueClient,
         poison_queue: QueueClient | None,
         options: QueuesOptions,
-        function_pool: Executor,
-        runner: CoroutineRunner,
+        worker: Worker,
         *,
         receive_invisibility_seconds: int = RECEIVE_INVISIBILITY_SECONDS,
         on_poison: Callable[[str], None] | None = None,
         on_invocation: Callable[[Invocation], None] | None = None,
+        on_fatal: Callable[[BaseException], None] | None = None,
         backoff: RandomizedExponentialBackoff | None = None,
     ) -> None:
         if receive_invisibility_seconds < 1:
@@ -98,8 +114,8 @@ class QueueListener:
         self.options = options
         self.receive_invisibility_seconds = receive_invisibility_seconds
         self.in_flight = InFlight(options.batch_size, options.new_batch_threshold)
-        self._function_pool = function_pool
-        self._runner = runner
+        self._worker = worker
+        self._on_fatal = on_fatal
         self._handlers = ThreadPoolExecutor(
             max_workers=options.max_in_flight, thread_name_prefix=f"queue-{function.name}"
         )
@@ -203,6 +219,9 @@ class QueueListener:
                 batch = []
         except HttpResponseError as exc:
             self._queue_exists = None
+            if not _is_transient_poll_error(exc):
+                self._fail(f"polling queue '{self.queue_name}' failed", exc)
+                return []
             level = logging.DEBUG if isinstance(exc, ResourceNotFoundError) else logging.WARNING
             log.log(
                 level,
@@ -213,14 +232,9 @@ class QueueListener:
                 getattr(exc, "error_code", None),
             )
             return []
-        except AzureError as exc:
+        except AzureError as exc:  # a transport failure, after the client's own retries
             self._queue_exists = None
-            log.warning(
-                "Function '%s': polling queue '%s' failed (%s); backing off",
-                self.function.name,
-                self.queue_name,
-                exc,
-            )
+            self._fail(f"polling queue '{self.queue_name}' failed", exc)
             return []
         log.debug(
             "Function '%s' received %d message(s) from queue '%s' in %.0f ms",
@@ -243,14 +257,17 @@ class QueueListener:
     def _handle(self, message: QueueMessage) -> None:
         try:
             self.process(message)
-        except Exception:
-            log.exception(
-                "Function '%s': unhandled error while processing message '%s'",
-                self.function.name,
-                message.id,
-            )
+        except Exception as exc:  # delete, release or poison copy failed: the host restarts
+            self._fail(f"processing message '{message.id}' failed", exc)
         finally:
             self.in_flight.finished()
+
+    def _fail(self, what: str, exc: BaseException) -> None:
+        """A non-transient storage error: as the real listener rethrows it, stop and escalate."""
+        log.error("Function '%s': %s: %r", self.function.name, what, exc)
+        self.request_stop()
+        if self._on_fatal is not None:
+            self._on_fatal(exc)
 
     def process(self, message: QueueMessage) -> None:
         """Decode, invoke and complete one received message (the host's QueueProcessor steps)."""
@@ -310,14 +327,16 @@ class QueueListener:
             message.inserted_on.isoformat() if message.inserted_on else None,
         )
         started = time.monotonic()
-        future = self._function_pool.submit(self._call, trigger)
+        future = self._worker.invoke(self.function.name, invocation_id, self._call(trigger))
         pop_receipt: str | None = message.pop_receipt
         renew_every = self.receive_invisibility_seconds / 2
+        renewing = True
         while True:
             done, _ = concurrent.futures.wait([future], timeout=renew_every)
             if done:
                 break
-            pop_receipt = self._renew(message, pop_receipt)
+            if renewing:
+                pop_receipt, renewing = self._renew(message, pop_receipt)
         error = future.exception()
         duration = time.monotonic() - started
         succeeded = error is None
@@ -349,12 +368,26 @@ class QueueListener:
             )
         return succeeded, pop_receipt
 
-    def _call(self, trigger: TriggerMessage) -> Any:
-        return self._runner.call(self.function.user_function, {self.function.parameter: trigger})
+    def _call(self, trigger: TriggerMessage) -> Callable[[CoroutineRunner], None]:
+        function = self.function
 
-    def _renew(self, message: QueueMessage, pop_receipt: str | None) -> str | None:
+        def call(runner: CoroutineRunner) -> None:
+            result = runner.call(function.user_function, {function.parameter: trigger})
+            # The worker fails an invocation whose function has no $return binding (a queue
+            # trigger here never has one) but returned something.
+            if result is not None:
+                raise RuntimeError(
+                    f"function {function.name!r} without a $return binding returned a "
+                    "non-None value"
+                )
+
+        return call
+
+    def _renew(self, message: QueueMessage, pop_receipt: str | None) -> tuple[str | None, bool]:
+        """(pop receipt, keep renewing). As UpdateQueueMessageVisibilityCommand: a gone message
+        stops the renewal; any other error, a 5xx included, escalates to a host restart."""
         if pop_receipt is None:
-            return None
+            return None, False
         try:
             updated = self.queue.update_message(
                 message.id,
@@ -368,23 +401,13 @@ class QueueListener:
                     self.function.name,
                     message.id,
                 )
-                return None
-            log.warning(
-                "Function '%s': renewing message '%s' failed: %s",
-                self.function.name,
-                message.id,
-                exc,
-            )
-            return pop_receipt
+                return None, False
+            self._fail(f"renewing message '{message.id}' failed", exc)
+            return pop_receipt, False
         except AzureError as exc:
-            log.warning(
-                "Function '%s': renewing message '%s' failed: %s",
-                self.function.name,
-                message.id,
-                exc,
-            )
-            return pop_receipt
-        return str(updated.pop_receipt)
+            self._fail(f"renewing message '{message.id}' failed", exc)
+            return pop_receipt, False
+        return str(updated.pop_receipt), True
 
     def _delete(self, message: QueueMessage) -> None:
         try:

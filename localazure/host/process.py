@@ -18,7 +18,7 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from localazure.host.config import READY_PREFIX, RECEIVE_INVISIBILITY_SECONDS
+from localazure.host.config import READY_PREFIX, RECEIVE_INVISIBILITY_SECONDS, WORKER_EXITED
 from localazure.processes import REPO_ROOT, StartStop, die_with_parent
 
 _READY = re.compile(re.escape(READY_PREFIX) + r" http_port=(\d+|none) pid=(\d+)")
@@ -174,6 +174,21 @@ class LocalHost(StartStop):
         self._signal_group(proc, signal.SIGKILL)
         proc.wait(timeout=5)
         self._finish(proc)
+
+    def kill_worker(self, timeout: float = 10.0) -> None:
+        """The language worker dies (SIGUSR1 to the host): every in-flight invocation fails and
+        comes back after its visibility timeout; the host process carries on. Waits until the
+        host has done it."""
+        proc = self._proc
+        if proc is None or proc.poll() is not None:
+            raise LocalHostError("the local host is not running")
+        before = self.output.count(WORKER_EXITED)
+        proc.send_signal(signal.SIGUSR1)
+        deadline = time.monotonic() + timeout
+        while self.output.count(WORKER_EXITED) == before:
+            if time.monotonic() > deadline:
+                raise LocalHostError(f"the host did not kill its worker:\n{self.output}")
+            time.sleep(0.02)
 
     def _signal_group(self, proc: subprocess.Popen[str], signum: int) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):

@@ -8,17 +8,18 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from azure.core.credentials import TokenCredential
 from azure.storage.queue import QueueClient, QueueServiceClient
 
-from localazure.host.app import CoroutineRunner, FunctionIndex, index_functions, load_function_app
+from localazure.host.app import FunctionIndex, index_functions, load_function_app
 from localazure.host.config import (
     RECEIVE_INVISIBILITY_SECONDS,
+    WORKER_EXITED,
     ConnectionString,
     HostConfigError,
     HostOptions,
@@ -34,27 +35,39 @@ from localazure.host.cors import CorsPolicy
 from localazure.host.http import HttpHost
 from localazure.host.listener import Invocation, QueueListener
 from localazure.host.timers import TimerRunner
+from localazure.host.worker import Worker
 
 log = logging.getLogger("localazure.host")
 
 THREADPOOL_SETTING = "PYTHON_THREADPOOL_THREAD_COUNT"
-THREADPOOL_MAX = 32
+
+
+def default_pool_size() -> int:
+    """ThreadPoolExecutor's own default, which the worker keeps when the setting is unset."""
+    return min(32, (os.cpu_count() or 1) + 4)
 
 
 def function_pool_size(settings: Mapping[str, str]) -> int:
-    """The Python worker's sync-function thread pool: PYTHON_THREADPOOL_THREAD_COUNT (1-32).
+    """The Python worker's sync-function thread pool: PYTHON_THREADPOOL_THREAD_COUNT.
 
-    Unset, the worker (Python 3.9+) leaves the size to ThreadPoolExecutor: min(32, cpus + 4).
+    As the worker's validator: any whole number from 1 up (no upper bound since Python 3.9);
+    anything else is warned about and the default is used; unset, ThreadPoolExecutor's default.
     """
     raw = settings.get(THREADPOOL_SETTING)
     if raw is None or raw.strip() == "":
-        return min(THREADPOOL_MAX, (os.cpu_count() or 1) + 4)
+        return default_pool_size()
     try:
         value = int(raw)
     except ValueError:
-        raise HostConfigError(f"{THREADPOOL_SETTING}={raw!r} is not an integer") from None
-    if not 1 <= value <= THREADPOOL_MAX:
-        raise HostConfigError(f"{THREADPOOL_SETTING} must be between 1 and {THREADPOOL_MAX}")
+        log.warning("%s must be an integer", THREADPOOL_SETTING)
+        return default_pool_size()
+    if value < 1:
+        log.warning(
+            "%s must be set to a value between 1 and sys.maxint. "
+            "Reverting to default value for max_workers",
+            THREADPOOL_SETTING,
+        )
+        return default_pool_size()
     return value
 
 
@@ -112,17 +125,18 @@ class FunctionHost:
         self.listeners: list[QueueListener] = []
         self.timers: list[TimerRunner] = []
         self.index: FunctionIndex | None = None
-        self._pool: ThreadPoolExecutor | None = None
-        self._runner = CoroutineRunner()
+        self.worker: Worker | None = None
         self._http: HttpHost | None = None
         self._clients: dict[StorageConnection, QueueServiceClient] = {}
+        # Set when a listener meets a non-transient storage error: the host must restart.
+        self.failed = threading.Event()
+        self.failure: BaseException | None = None
+        self.restarts = 0
 
     def start(self) -> FunctionHost:
         app = load_function_app(self.app_dir)
         self.index = index_functions(app, self.settings)
-        self._pool = ThreadPoolExecutor(
-            max_workers=function_pool_size(self.settings), thread_name_prefix="function"
-        )
+        self.worker = Worker(function_pool_size(self.settings), self.options.function_timeout)
         for function in self.index.queue_functions:
             connection = resolve_connection(function.connection, self.settings)
             client = self._clients.get(connection)
@@ -138,25 +152,23 @@ class FunctionHost:
                     client.get_queue_client(function.queue_name),
                     poison,
                     self.options.queues,
-                    self._pool,
-                    self._runner,
+                    self.worker,
                     receive_invisibility_seconds=self.receive_invisibility_seconds,
                     on_poison=self._notify,
                     on_invocation=self.on_invocation,
+                    on_fatal=self._escalate,
                 )
             )
         if self.index.http_functions and self.http_port_requested is not None:
             self._http = HttpHost(
                 self.index.http_functions,
                 self.options.http.route_prefix,
-                self._pool,
-                self._runner,
+                self.worker,
                 self.cors,
             )
             self.http_port = self._http.serve(self.http_host, self.http_port_requested)
         self.timers = [
-            TimerRunner(function, self._pool, self._runner)
-            for function in self.index.timer_functions
+            TimerRunner(function, self.worker) for function in self.index.timer_functions
         ]
         for listener in self.listeners:
             listener.start()
@@ -186,6 +198,42 @@ class FunctionHost:
                 "/".join(p for p in (self.options.http.route_prefix, function.route) if p),
             )
 
+    def _escalate(self, exc: BaseException) -> None:
+        """A listener rethrew, as QueueListener does: the host shuts down (then restarts)."""
+        if self.failed.is_set():
+            return
+        self.failure = exc
+        self.failed.set()
+        log.error("An unhandled exception has occurred. Host is shutting down.", exc_info=exc)
+        for listener in self.listeners:
+            listener.request_stop()
+
+    def restart(self, timeout: float = 30.0) -> FunctionHost:
+        """Stop (running functions finish, up to ``timeout``) and start again on the same port."""
+        self.stop(timeout)
+        if self.http_port is not None:
+            self.http_port_requested = self.http_port
+        self.listeners = []
+        self._clients = {}
+        self.failure = None
+        self.failed.clear()
+        self.restarts += 1
+        self.start()
+        log.info("Host restarted (%d restart(s) so far)", self.restarts)
+        return self
+
+    def kill_worker(self) -> int:
+        """The worker process dies: its in-flight invocations fail, a new worker starts.
+
+        Returns how many invocations failed. The host (listeners, HTTP server) carries on.
+        """
+        if self.worker is None:
+            return 0
+        failed = self.worker.kill("the language worker process exited")
+        log.error("%s; %d in-flight invocation(s) failed", WORKER_EXITED, failed)
+        log.info("Worker process started and initialized.")
+        return failed
+
     def _notify(self, queue_name: str) -> None:
         for listener in self.listeners:
             if listener.queue_name == queue_name:
@@ -204,9 +252,8 @@ class FunctionHost:
             listener.stop(timeout)
         for timer in self.timers:
             timer.stop(timeout)
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-        self._runner.close()
+        if self.worker is not None:
+            self.worker.close()
         for client in self._clients.values():
             client.close()
 

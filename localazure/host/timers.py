@@ -1,7 +1,7 @@
 """Timer-triggered functions on their NCRONTAB schedule, as the host's timer extension runs them.
 
 One thread per function computes the next occurrence (``croniter``, seconds first as NCRONTAB
-writes them), waits for it, and runs the function on the shared function pool with a
+writes them), waits for it, and runs the function on the host's worker with a
 ``TimerRequest``. An occurrence that comes while the previous run is still going is skipped (the
 host does not overlap runs of one timer function). Unlike the host, several local host processes
 do not share a singleton lock: each runs its own timers, so a timer function must be safe to run
@@ -13,20 +13,19 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from concurrent.futures import Executor
 from datetime import UTC, datetime
 
 from azure.functions.timer import TimerRequest
 from croniter import croniter
 
-from localazure.host.app import CoroutineRunner, TimerFunction
+from localazure.host.app import TimerFunction
+from localazure.host.worker import Worker
 
 
 class TimerRunner:
-    def __init__(self, function: TimerFunction, pool: Executor, runner: CoroutineRunner) -> None:
+    def __init__(self, function: TimerFunction, worker: Worker) -> None:
         self.function = function
-        self._pool = pool
-        self._runner = runner
+        self._worker = worker
         self._log = logging.getLogger(f"Function.{function.name}")
         self._stop = threading.Event()
         self._thread = threading.Thread(
@@ -63,8 +62,11 @@ class TimerRunner:
             invocation_id,
         )
         request = TimerRequest(past_due=past_due)
-        future = self._pool.submit(
-            self._runner.call, self.function.user_function, {self.function.parameter: request}
+        function = self.function
+        future = self._worker.invoke(
+            function.name,
+            invocation_id,
+            lambda runner: runner.call(function.user_function, {function.parameter: request}),
         )
         error = future.exception()
         if error is None:

@@ -3,7 +3,8 @@
 Each host process gets its own taps, so a tap always knows whose traffic it carries. The tap
 reads every HTTP request (the storage SDKs send ``Content-Length`` bodies and never pipeline),
 shows it to an ``inspect`` callback, and forwards it (or, for ``REFUSE``, drops the connection
-as an outage would). When the callback returns an action, the
+as an outage would, or for an ``Answer``, replies with a storage error in the service's place).
+When the callback returns an action, the
 tap runs it as soon as the first byte of the answer comes back from Azurite (so the write is
 done and stored) and drops the answer: the host never learns that its write succeeded. That is
 a crash exactly after a storage write, with no test-only branch in the app.
@@ -29,6 +30,29 @@ REFUSE = Refuse()
 
 
 @dataclass(frozen=True, slots=True)
+class Answer:
+    """An inspector's answer meaning: reply with this storage error, forward nothing."""
+
+    status: int
+    code: str
+    reason: str = "Injected by the test tap"
+
+    def wire(self) -> bytes:
+        body = (
+            '<?xml version="1.0" encoding="utf-8"?>'
+            f"<Error><Code>{self.code}</Code><Message>{self.reason}</Message></Error>"
+        ).encode()
+        head = (
+            f"HTTP/1.1 {self.status} {self.reason}\r\n"
+            "Content-Type: application/xml\r\n"
+            f"Content-Length: {len(body)}\r\n"
+            f"x-ms-error-code: {self.code}\r\n"
+            "\r\n"
+        )
+        return head.encode("latin-1") + body
+
+
+@dataclass(frozen=True, slots=True)
 class SeenRequest:
     method: str
     path: str  # unquoted, without the query
@@ -37,7 +61,7 @@ class SeenRequest:
     body: bytes
 
 
-Inspector = Callable[[SeenRequest], Action | Refuse | None]
+Inspector = Callable[[SeenRequest], Action | Refuse | Answer | None]
 
 
 @dataclass(eq=False)
@@ -133,6 +157,9 @@ class Tap:
                 action = self._inspect(seen)
                 if isinstance(action, Refuse):
                     return  # closes both sides: the client sees the connection drop
+                if isinstance(action, Answer):
+                    link.client.sendall(action.wire())  # the service never sees the request
+                    continue
                 if action is not None:
                     with link.lock:
                         link.armed = action

@@ -10,10 +10,11 @@ from __future__ import annotations
 import base64
 import itertools
 import json
+import logging
+import re
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ from azure.storage.queue import QueueClient, QueueServiceClient, TextBase64Encod
 
 from localazure.azurite import Azurite
 from localazure.host import LocalHost, LocalHostError
-from localazure.host.app import CoroutineRunner, QueueFunction, index_functions, route_pattern
+from localazure.host.app import QueueFunction, index_functions, route_pattern
 from localazure.host.config import (
     ConnectionString,
     HostConfigError,
@@ -47,6 +48,8 @@ from localazure.host.policy import (
     encode_body,
 )
 from localazure.host.runtime import function_pool_size
+from localazure.host.worker import Worker
+from tests.crash.tap import Answer, SeenRequest, Tap
 
 TRIVIAL_APP = Path(__file__).parent / "apps" / "trivial"
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -258,12 +261,34 @@ def test_indexing_calls_get_functions_once() -> None:
         app.get_functions()
 
 
-def test_thread_pool_size_honours_the_worker_setting() -> None:
-    """PYTHON_THREADPOOL_THREAD_COUNT sizes the function pool within 1-32."""
+def test_thread_pool_size_honours_the_worker_setting(caplog: pytest.LogCaptureFixture) -> None:
+    """PYTHON_THREADPOOL_THREAD_COUNT: any whole number from 1 (above 32 too); a bad value is
+    warned about, in the worker's words, and the default is used instead of refusing to start."""
+    default = function_pool_size({})
+    assert 1 <= default <= 32
     assert function_pool_size({"PYTHON_THREADPOOL_THREAD_COUNT": "3"}) == 3
-    assert 1 <= function_pool_size({}) <= 32
-    with pytest.raises(HostConfigError):
-        function_pool_size({"PYTHON_THREADPOOL_THREAD_COUNT": "33"})
+    assert function_pool_size({"PYTHON_THREADPOOL_THREAD_COUNT": "64"}) == 64
+    with caplog.at_level(logging.WARNING, logger="localazure.host"):
+        assert function_pool_size({"PYTHON_THREADPOOL_THREAD_COUNT": "0"}) == default
+        assert function_pool_size({"PYTHON_THREADPOOL_THREAD_COUNT": "many"}) == default
+    assert [r.getMessage() for r in caplog.records] == [
+        "PYTHON_THREADPOOL_THREAD_COUNT must be set to a value between 1 and sys.maxint. "
+        "Reverting to default value for max_workers",
+        "PYTHON_THREADPOOL_THREAD_COUNT must be an integer",
+    ]
+
+
+def test_function_timeout_from_host_json() -> None:
+    """functionTimeout: 30 minutes when absent, a TimeSpan, or -1 for none; nonsense refused."""
+    assert parse_host_json({"version": "2.0"}).function_timeout == 1800
+    timed = parse_host_json({"version": "2.0", "functionTimeout": "00:00:05"})
+    assert timed.function_timeout == 5
+    assert parse_host_json({"version": "2.0", "functionTimeout": "-1"}).function_timeout is None
+    override = {"AzureFunctionsJobHost__functionTimeout": "00:01:00"}
+    assert parse_host_json({"version": "2.0"}, override).function_timeout == 60
+    for bad in ("5", "00:00:00", "soon"):
+        with pytest.raises(HostConfigError, match="functionTimeout"):
+            parse_host_json({"version": "2.0", "functionTimeout": bad})
 
 
 # -- through Azurite ---------------------------------------------------------------------------
@@ -520,15 +545,13 @@ def test_concurrency_is_batch_size_plus_new_batch_threshold(azurite, sender, que
             running -= 1
 
     options = QueuesOptions(max_polling_interval=0.2, batch_size=2, new_batch_threshold=1)
-    pool = ThreadPoolExecutor(max_workers=8)
-    runner = CoroutineRunner()
+    worker = Worker(8, None)
     listener = QueueListener(
         QueueFunction("hold", queue_name, None, "msg", hold),
         QueueClient.from_connection_string(azurite.connection_string, queue_name),
         None,
         options,
-        pool,
-        runner,
+        worker,
     )
     for n in range(6):
         sender.send_message(str(n))
@@ -551,8 +574,7 @@ def test_concurrency_is_batch_size_plus_new_batch_threshold(azurite, sender, que
         for _ in range(6):
             release.release()
         listener.stop(timeout=5)
-        pool.shutdown()
-        runner.close()
+        worker.close()
 
 
 def test_two_hosts_share_a_queue_and_each_message_runs_once(
@@ -592,3 +614,159 @@ def test_killed_host_leaves_the_message_for_a_restart(
     # Back after the 2 s invisibility, not after the 60 s the renewals would have covered.
     assert runs[0]["start"] - killed_at < 30
     wait_for(lambda: message_count(sender) == 0, what="the delete")
+
+
+# -- the worker and the host's escalation (issue 15: h1-h3) ------------------------------------
+
+
+def test_function_timeout_fails_the_invocation_and_counts_toward_poison(
+    start_local_host, app_settings, sender, raw_queue, records, queue_name
+) -> None:
+    """Every run outlasts functionTimeout (2 s): each fails, the worker restarts, and after
+    maxDequeueCount (3) the message is in the poison queue; the host process survives."""
+    settings = {**app_settings, "AzureFunctionsJobHost__functionTimeout": "00:00:02"}
+    host = start_local_host(TRIVIAL_APP, settings)
+    pid = host.pid
+    sender.send_message(json.dumps({"tag": "slow", "actions": ["spin:30"]}))
+    wait_for(lambda: _peek(raw_queue(f"{queue_name}-poison")), 30, "the poison message")
+    runs = records.all("main_queue")
+    assert [r["dequeue_count"] for r in runs] == [1, 2, 3]
+    assert not any(r["completed"] for r in runs)  # the dead worker's code did not run on
+    assert host.output.count("Timeout value of 00:00:02 exceeded by function") == 3
+    assert "A function timeout has occurred. Restarting worker process" in host.output
+    assert host.running and host.pid == pid
+    sender.send_message(json.dumps({"tag": "after"}))
+    wait_for(lambda: records.finished("main_queue")[-1:] and records.all()[-1]["tag"] == "after")
+
+
+def test_kill_worker_fails_every_in_flight_invocation(
+    start_local_host, app_settings, sender, records
+) -> None:
+    """kill_worker(): both running invocations fail at once and come back (dequeue 2) after the
+    visibility timeout; the host keeps its process and polls on."""
+    host = start_local_host(TRIVIAL_APP, app_settings, receive_invisibility_seconds=30)
+    pid = host.pid
+    for tag in ("a", "b"):
+        sender.send_message(json.dumps({"tag": tag, "actions": ["spin:60", "ok"]}))
+    wait_for(lambda: len(records.all("main_queue")) == 2, what="both runs")
+    host.kill_worker()
+    second = wait_for(
+        lambda: [r for r in records.finished("main_queue") if r["dequeue_count"] == 2],
+        what="the redeliveries",
+    )
+    wait_for(lambda: len(records.finished("main_queue")) == 4, what="all four runs to end")
+    assert sorted(r["tag"] for r in second) == ["a", "b"]
+    first = [r for r in records.all("main_queue") if r["dequeue_count"] == 1]
+    assert not any(r["completed"] for r in first)
+    assert host.running and host.pid == pid
+    assert host.output.count("Executed 'Functions.main_queue' (Failed") == 2
+    wait_for(lambda: message_count(sender) == 0, what="the deletes")
+
+
+def test_non_none_return_fails_a_queue_invocation(
+    start_local_host, app_settings, sender, records
+) -> None:
+    """A queue function without a $return binding that returns a value fails, as in the worker."""
+    host = start_local_host(TRIVIAL_APP, app_settings)
+    sender.send_message(json.dumps({"tag": "ret", "actions": ["return", "ok"]}))
+    runs = wait_for(lambda: len(records.finished("main_queue")) == 2 and records.finished())
+    assert [(r["dequeue_count"], r["action"]) for r in runs] == [(1, "return"), (2, "ok")]
+    assert "without a $return binding returned a non-None value" in host.output
+    wait_for(lambda: message_count(sender) == 0, what="the delete")
+
+
+def _tapped(app_settings: dict[str, str], azurite: Azurite, tap: Tap) -> dict[str, str]:
+    port = azurite.port("queue")
+    connection = azurite.connection_string.replace(f":{port}/", f":{tap.port}/")
+    return {**app_settings, "AzureWebJobsStorage": connection}
+
+
+def _faults(
+    method: str, pattern: str, answer: Answer, times: int
+) -> tuple[Callable[[SeenRequest], Answer | None], list[str]]:
+    """An inspector answering the first ``times`` matching requests with ``answer``."""
+    seen: list[str] = []
+
+    def inspect(request: SeenRequest) -> Answer | None:
+        target = f"{request.path}?{request.query}"
+        if request.method == method and re.search(pattern, target) and len(seen) < times:
+            seen.append(request.path)
+            return answer
+        return None
+
+    return inspect, seen
+
+
+SHUTTING_DOWN = "An unhandled exception has occurred. Host is shutting down."
+
+
+def test_polling_403_restarts_the_host(
+    start_local_host, app_settings, sender, records, azurite
+) -> None:
+    """A 403 while polling is rethrown by the listener: the host shuts down and restarts (a
+    crash loop while it lasts), then works once the permission is back."""
+    denied = Answer(403, "AuthorizationPermissionMismatch")
+    inspect, seen = _faults("GET", r"/messages\?|comp=metadata|^/[^/]+/[^/]+\?$", denied, 3)
+    tap = Tap(azurite.port("queue"), inspect)
+    try:
+        host = start_local_host(TRIVIAL_APP, _tapped(app_settings, azurite, tap))
+        pid = host.pid
+        wait_for(lambda: host.output.count("Host restarted") >= 2, 30, "two restarts")
+        assert host.output.count(SHUTTING_DOWN) >= 2
+        assert len(seen) == 3
+        sender.send_message(json.dumps({"tag": "after"}))
+        wait_for(lambda: records.finished("main_queue"), 20, "a run after the restarts")
+        assert host.pid == pid  # the restart is in-process, as the platform restarts the host
+    finally:
+        tap.close()
+
+
+def test_delete_error_other_than_gone_restarts_the_host(
+    start_local_host, app_settings, sender, records, azurite
+) -> None:
+    """A 403 on the delete after success escalates; the undeleted message runs again later."""
+    denied = Answer(403, "AuthorizationPermissionMismatch")
+    inspect, seen = _faults("DELETE", r"/messages/", denied, 1)
+    tap = Tap(azurite.port("queue"), inspect)
+    try:
+        host = start_local_host(
+            TRIVIAL_APP, _tapped(app_settings, azurite, tap), receive_invisibility_seconds=3
+        )
+        sender.send_message(json.dumps({"tag": "twice"}))
+        runs = wait_for(
+            lambda: len(records.finished("main_queue")) == 2 and records.finished(), 30, "rerun"
+        )
+        assert [r["dequeue_count"] for r in runs] == [1, 2]
+        assert seen and SHUTTING_DOWN in host.output and "Host restarted" in host.output
+        wait_for(lambda: message_count(sender) == 0, what="the second delete")
+    finally:
+        tap.close()
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        Answer(403, "AuthorizationPermissionMismatch"),
+        pytest.param(Answer(503, "ServerBusy"), marks=pytest.mark.slow),  # retried ~1 min first
+    ],
+    ids=["403", "503"],
+)
+def test_renewal_error_restarts_the_host(
+    start_local_host, app_settings, sender, records, azurite, answer
+) -> None:
+    """An error renewing a running message's invisibility, a 5xx included (the extension's
+    renewal command rethrows it), shuts the host down; the running function still completes."""
+    inspect, seen = _faults("PUT", r"/messages/.*popreceipt=", answer, 1000)
+    tap = Tap(azurite.port("queue"), inspect)
+    try:
+        host = start_local_host(
+            TRIVIAL_APP, _tapped(app_settings, azurite, tap), receive_invisibility_seconds=2
+        )
+        spin = 75 if answer.status >= 500 else 3
+        sender.send_message(json.dumps({"tag": "renew", "actions": [f"spin:{spin}", "ok"]}))
+        wait_for(lambda: SHUTTING_DOWN in host.output, spin + 30, "the escalation")
+        assert seen
+        wait_for(lambda: records.finished("main_queue"), spin + 30, "the run to end")
+        wait_for(lambda: "Host restarted" in host.output, 30, "the restart")
+    finally:
+        tap.close()

@@ -3,11 +3,14 @@
 A queue message is JSON ``{"tag": ..., "actions": [...], "poison_actions": [...]}`` (or any text,
 which is treated as ``{"tag": <text>}``). The action for an invocation is ``actions[dequeue_count -
 1]`` (the last one repeats; default ``"ok"``): ``"ok"`` returns, ``"fail"`` raises,
-``"sleep:<seconds>"`` sleeps and returns. The function on ``%WATCH_QUEUE%`` (set it to
+``"sleep:<seconds>"`` sleeps and returns, ``"spin:<seconds>"`` does the same in 50 ms steps (so a
+killed worker's thread stops promptly), ``"return"`` returns a value (which a queue function
+without a ``$return`` binding may not). The function on ``%WATCH_QUEUE%`` (set it to
 ``<MAIN_QUEUE>-poison`` to watch the poison queue) follows ``poison_actions`` instead.
 
 Every invocation writes ``$RECORD_DIR/<function>-<uuid>.json`` with what it received, once when it
-starts and again (with ``end``) when it finishes.
+starts and again (with ``end``) when it finishes; ``completed`` is set only when the action ran to
+its end (not when the worker's thread was stopped).
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ def _iso(value: Any) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def _run(function: str, msg: func.QueueMessage, actions_key: str) -> None:
+def _run(function: str, msg: func.QueueMessage, actions_key: str) -> str | None:
     text = msg.get_body().decode("utf-8", errors="replace")
     try:
         spec = json.loads(text)
@@ -60,6 +63,7 @@ def _run(function: str, msg: func.QueueMessage, actions_key: str) -> None:
         "pid": os.getpid(),
         "start": time.time(),
         "end": None,
+        "completed": False,
     }
     path = Path(os.environ["RECORD_DIR"]) / f"{function}-{uuid.uuid4().hex}.json"
     _record(path, record)
@@ -71,14 +75,20 @@ def _run(function: str, msg: func.QueueMessage, actions_key: str) -> None:
             raise RuntimeError(f"told to fail (tag={record['tag']})")
         if action.startswith("sleep:"):
             time.sleep(float(action.split(":", 1)[1]))
+        if action.startswith("spin:"):
+            until = time.monotonic() + float(action.split(":", 1)[1])
+            while time.monotonic() < until:
+                time.sleep(0.05)
+        record["completed"] = True
     finally:
         record["end"] = time.time()
         _record(path, record)
+    return f"returned by {record['tag']}" if action == "return" else None
 
 
 @app.queue_trigger(arg_name="msg", queue_name="%MAIN_QUEUE%", connection="AzureWebJobsStorage")
-def main_queue(msg: func.QueueMessage) -> None:
-    _run("main_queue", msg, "actions")
+def main_queue(msg: func.QueueMessage) -> str | None:
+    return _run("main_queue", msg, "actions")
 
 
 @app.queue_trigger(arg_name="msg", queue_name="%WATCH_QUEUE%", connection="AzureWebJobsStorage")
