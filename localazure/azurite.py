@@ -31,12 +31,13 @@ import threading
 import time
 import weakref
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from azure.storage.queue import CorsRule, QueueServiceClient
 
 from localazure.certs import TestCertificates, make_certificates
-from localazure.processes import REPO_ROOT, StartStop, die_with_parent
+from localazure.processes import REPO_ROOT, ChildProcess, die_with_parent
 
 # What a browser needs to drop a message on a queue with a bearer token (the SPA's direct mode):
 # the same rule infra/ sets on the account's queue service.
@@ -64,7 +65,8 @@ class AzuriteError(RuntimeError):
     """Azurite is missing, did not start, or exited unexpectedly."""
 
 
-class Azurite(StartStop):
+@dataclass(eq=False, kw_only=True)  # eq=False: one object per process, hashable (weak sets)
+class Azurite(ChildProcess):
     """One Azurite process serving blob, queue and table on loopback.
 
     ``oauth=True`` needs ``certs`` (see :func:`localazure.certs.make_certificates`); Azurite then
@@ -72,30 +74,21 @@ class Azurite(StartStop):
     (``https://storage.azure.com``) and expiry are right, as well as the shared key.
     """
 
-    def __init__(
-        self,
-        *,
-        oauth: bool = False,
-        certs: TestCertificates | None = None,
-        host: str = "127.0.0.1",
-        loose: bool = False,
-        skip_api_version_check: bool = True,
-        startup_timeout: float = 30.0,
-        azurite_bin: Path | None = None,
-    ) -> None:
-        if oauth and certs is None:
+    oauth: bool = False
+    certs: TestCertificates | None = None
+    host: str = "127.0.0.1"
+    loose: bool = False
+    skip_api_version_check: bool = True
+    startup_timeout: float = 30.0
+    azurite_bin: Path = AZURITE_BIN
+    _proc: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
+    _workdir: Path | None = field(default=None, init=False, repr=False)
+    _ports: dict[str, int] = field(default_factory=dict, init=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.oauth and self.certs is None:
             raise ValueError("oauth=True needs certs (Azurite's --oauth basic requires HTTPS)")
-        self.oauth = oauth
-        self.certs = certs
-        self.host = host
-        self.loose = loose
-        self.skip_api_version_check = skip_api_version_check
-        self.startup_timeout = startup_timeout
-        self.azurite_bin = azurite_bin or AZURITE_BIN
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._workdir: Path | None = None
-        self._ports: dict[str, int] = {}
-        self._lock = threading.Lock()
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -220,14 +213,6 @@ class Azurite(StartStop):
         if self._workdir is not None:
             shutil.rmtree(self._workdir, ignore_errors=True)
             self._workdir = None
-
-    @property
-    def running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
-
-    @property
-    def pid(self) -> int | None:
-        return self._proc.pid if self._proc is not None else None
 
     def log(self) -> str:
         """Azurite's console output so far (access log and start-up lines)."""

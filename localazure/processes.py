@@ -1,4 +1,5 @@
-"""What the stand-ins share: the repository root, dying with their parent, start/stop as `with`."""
+"""What the stand-ins share: the repository root, dying with their parent, start/stop as `with`,
+and a child process's state."""
 
 from __future__ import annotations
 
@@ -6,11 +7,12 @@ import contextlib
 import ctypes
 import os
 import signal
+import subprocess
 import sys
 import threading
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 _PR_SET_PDEATHSIG = 1
@@ -43,6 +45,20 @@ class StartStop:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+class ChildProcess(StartStop):
+    """A stand-in that runs as one child process, held in ``_proc`` while it runs."""
+
+    _proc: subprocess.Popen[Any] | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
 
 
 def serve_until_stopped(standin: StartStop) -> None:

@@ -32,10 +32,12 @@ class ThreadedServer:
         *,
         name: str,
         handler: type[WSGIRequestHandler] = NoDelayHandler,
+        ssl_context: tuple[str, str] | None = None,
     ) -> None:
         self._app = app
         self._name = name
         self._handler = handler
+        self._ssl_context = ssl_context  # (certificate, key) PEM paths: serve HTTPS
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -43,7 +45,12 @@ class ThreadedServer:
         """Serve on ``host:port`` (0: any free port); returns the bound port."""
         if self._server is None:
             self._server = make_server(
-                host, port, self._app, threaded=True, request_handler=self._handler
+                host,
+                port,
+                self._app,
+                threaded=True,
+                request_handler=self._handler,
+                ssl_context=self._ssl_context,
             )
             self._thread = threading.Thread(
                 target=self._server.serve_forever,

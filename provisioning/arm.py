@@ -152,30 +152,22 @@ class Arm:
             core_policies.SensitiveHeaderCleanupPolicy(),
         ]
 
-    def _cached(self, cache: dict[str, T], subscription_id: str, build: Callable[[], T]) -> T:
+    def _cached(
+        self, cache: dict[str, T], client_type: Callable[..., T], subscription_id: str
+    ) -> T:
+        """The subscription's client of ``client_type``, built on first use."""
         with self._lock:
             client = cache.get(subscription_id)
             if client is None:
-                client = cache[subscription_id] = build()
+                client = client_type(self._credential, subscription_id, **self._client_kwargs())
+                cache[subscription_id] = client
             return client
 
     def _rm(self, subscription_id: str) -> ResourceManagementClient:
-        return self._cached(
-            self._resources,
-            subscription_id,
-            lambda: ResourceManagementClient(
-                self._credential, subscription_id, **self._client_kwargs()
-            ),
-        )
+        return self._cached(self._resources, ResourceManagementClient, subscription_id)
 
     def _aks(self, subscription_id: str) -> ContainerServiceClient:
-        return self._cached(
-            self._clusters,
-            subscription_id,
-            lambda: ContainerServiceClient(
-                self._credential, subscription_id, **self._client_kwargs()
-            ),
-        )
+        return self._cached(self._clusters, ContainerServiceClient, subscription_id)
 
     def get_group(self, subscription_id: str, name: str) -> GroupView:
         with _arm_errors():

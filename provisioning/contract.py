@@ -45,6 +45,7 @@ import json
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from provisioning.errors import FieldProblem, InvalidRequest
@@ -301,15 +302,12 @@ Checker = Callable[[str, Any], list[FieldProblem]]
 
 
 def _check_request(document: Mapping[str, Any], max_node_count: int) -> list[FieldProblem]:
-    def check_cluster(path: str, value: Any) -> list[FieldProblem]:
-        return _check_cluster(path, value, max_node_count)
-
     fields: dict[str, Checker] = {
         "request_id": _check_uuid,
         "subscription_id": _check_uuid,
         "resource_group": _check_resource_group,
         "location": _check_location,
-        "cluster": check_cluster,
+        "cluster": partial(_check_cluster, max_node_count=max_node_count),
         "tags": _check_tags,
     }
     required = ("request_id", "subscription_id", "resource_group", "location", "cluster")
@@ -442,13 +440,10 @@ def _check_cluster(path: str, value: Any, max_node_count: int) -> list[FieldProb
     if not isinstance(value, dict):
         return [_type_problem(path, "an object", value)]
 
-    def check_node_count(field: str, count: Any) -> list[FieldProblem]:
-        return _check_node_count(field, count, max_node_count)
-
     fields: dict[str, Checker] = {
         "name": _check_cluster_name,
         "kubernetes_version": _check_kubernetes_version,
-        "node_count": check_node_count,
+        "node_count": partial(_check_node_count, max_node_count=max_node_count),
         "vm_size": _check_vm_size,
     }
     problems = _check_members(value, f"{path}.", fields, ("name",))

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 from provisioning.contract import canonical_uuid, normalise_location
@@ -21,6 +22,9 @@ _QUEUE = re.compile(r"^[a-z0-9](?!.*--)[a-z0-9-]{1,54}[a-z0-9]$")
 _TABLE = re.compile(r"^[A-Za-z][A-Za-z0-9]{2,62}$")
 # A timer trigger's NCRONTAB: six fields, seconds first ("0 */5 * * * *" is every 5 minutes).
 _NCRONTAB = re.compile(r"^[0-9*/,-]+( [0-9A-Za-z*/,-]+){5}$")
+
+
+_N = TypeVar("_N", int, float)
 
 
 class SettingsError(ValueError):
@@ -140,28 +144,33 @@ class _Reader:
         return value
 
     def integer(self, name: str, default: int, low: int, high: int) -> int:
-        value = self._raw(name)
-        if value is None:
-            return default
-        try:
-            number = int(value)
-        except ValueError:
-            raise SettingsError(f"{name}={value!r} is not a whole number") from None
-        if not low <= number <= high:
-            raise SettingsError(f"{name}={number} is outside {low}..{high}")
-        return number
+        return self._number(name, default, int, "a whole number", (low, high))
 
     def minutes(self, name: str, default: float) -> float:
         # Fractions are allowed (0.1 = 6 s), which lets tests and demos run short bounds.
+        return self._number(
+            name, default, float, "a number of minutes", (0.01, 24 * 60), " minutes"
+        )
+
+    def _number(
+        self,
+        name: str,
+        default: _N,
+        convert: Callable[[str], _N],
+        what: str,
+        bounds: tuple[float, float],
+        unit: str = "",
+    ) -> _N:
         value = self._raw(name)
         if value is None:
             return default
         try:
-            number = float(value)
+            number = convert(value)
         except ValueError:
-            raise SettingsError(f"{name}={value!r} is not a number of minutes") from None
-        if not 0.01 <= number <= 24 * 60:
-            raise SettingsError(f"{name}={number} is outside 0.01..1440 minutes")
+            raise SettingsError(f"{name}={value!r} is not {what}") from None
+        low, high = bounds
+        if not low <= number <= high:
+            raise SettingsError(f"{name}={number} is outside {low}..{high}{unit}")
         return number
 
     def boolean(self, name: str, default: bool) -> bool:

@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import tempfile
-import threading
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
-
-from werkzeug.serving import BaseWSGIServer, make_server
 
 from localazure.certs import TestCertificates, make_certificates
 from localazure.entra.app import EntraApp
 from localazure.entra.keys import SigningKeys
 from localazure.entra.mint import API_CLIENT_ID, TENANT_ID, Principal, Tenant, mint_access_token
 from localazure.processes import StartStop
-from localazure.serving import NoDelayHandler
+from localazure.serving import NoDelayHandler, ThreadedServer
 
 
 class _QuietHandler(NoDelayHandler):
@@ -47,8 +44,7 @@ class EntraStandIn(StartStop):
         self.audience = audience
         self._keys = keys or SigningKeys()
         self._tenant_id = tenant_id
-        self._server: BaseWSGIServer | None = None
-        self._thread: threading.Thread | None = None
+        self._server: ThreadedServer | None = None
         self._tempdir: tempfile.TemporaryDirectory[str] | None = None
         # The authority host is known only once bound; the app is rebuilt then.
         self.app = EntraApp(Tenant("https://unbound", tenant_id, self._keys))
@@ -60,32 +56,21 @@ class EntraStandIn(StartStop):
         if certs is None:
             self._tempdir = tempfile.TemporaryDirectory(prefix="localazure-entra-")
             certs = self._certificates = make_certificates(Path(self._tempdir.name))
-        server = make_server(
-            self._host,
-            self._port,
+        server = ThreadedServer(
             self.app,
-            threaded=True,
-            request_handler=_QuietHandler,
+            name="localazure-entra",
+            handler=_QuietHandler,
             ssl_context=(str(certs.cert_pem), str(certs.key_pem)),
         )
-        self.app.tenant = Tenant(
-            f"https://{self._host}:{server.server_port}", self._tenant_id, self._keys
-        )
+        port = server.start(self._host, self._port)
+        self.app.tenant = Tenant(f"https://{self._host}:{port}", self._tenant_id, self._keys)
         self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, name="localazure-entra", daemon=True
-        )
-        self._thread.start()
         return self
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+            self._server.stop()
             self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
         if self._tempdir is not None:
             self._tempdir.cleanup()
             self._tempdir = None

@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from localazure.host.config import READY_PREFIX, RECEIVE_INVISIBILITY_SECONDS, WORKER_EXITED
-from localazure.processes import REPO_ROOT, StartStop, die_with_parent
+from localazure.processes import REPO_ROOT, ChildProcess, die_with_parent
 
 _READY = re.compile(re.escape(READY_PREFIX) + r" http_port=(\d+|none) pid=(\d+)")
 
@@ -28,7 +28,7 @@ class LocalHostError(RuntimeError):
     """The local host did not become ready, or exited."""
 
 
-class LocalHost(StartStop):
+class LocalHost(ChildProcess):
     """A local Functions host for ``app_dir`` in a child process.
 
     ``settings`` become the child's environment (over the current one unless
@@ -205,14 +205,6 @@ class LocalHost(StartStop):
     def restart(self) -> LocalHost:
         self.stop()
         return self.start()
-
-    @property
-    def running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
-
-    @property
-    def pid(self) -> int | None:
-        return self._proc.pid if self._proc is not None else None
 
     @property
     def http_url(self) -> str:

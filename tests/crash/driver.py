@@ -36,7 +36,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, InitVar, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -278,40 +278,30 @@ class CrashResult:
         return sum(1 for p in plans if p.request_id in archived)
 
 
+@dataclass(eq=False)
 class CrashRun:
     """``CrashRun(azurite, arm, seed=..., requests=...).run()`` → a :class:`CrashResult`."""
 
-    def __init__(
-        self,
-        azurite: Azurite,
-        arm: ArmEmulator,
-        *,
-        seed: int,
-        requests: int,
-        hosts: int = 2,
-        window: int = 10,
-        invisibility_seconds: int = 3,
-        points: Iterable[str] = tuple(KILL_POINTS),
-        request_timeout: float = 150.0,
-        stagger: float = 0.4,
-        log: Callable[[str], None] = print,
-        app_dir: Path = REPO_ROOT,
-    ) -> None:
-        self.azurite = azurite
-        self.arm = arm
-        self.seed = seed
-        self.hosts = hosts
-        self.window = window
-        self.invisibility_seconds = invisibility_seconds
-        self.request_timeout = request_timeout
-        self.stagger = stagger
-        self.log = log
-        self.app_dir = app_dir
+    azurite: Azurite
+    arm: ArmEmulator
+    _: KW_ONLY
+    seed: int
+    requests: InitVar[int]
+    hosts: int = 2
+    window: int = 10
+    invisibility_seconds: int = 3
+    points: InitVar[Iterable[str]] = tuple(KILL_POINTS)
+    request_timeout: float = 150.0
+    stagger: float = 0.4
+    log: Callable[[str], None] = print
+    app_dir: Path = REPO_ROOT
+
+    def __post_init__(self, requests: int, points: Iterable[str]) -> None:
         suffix = uuid.uuid4().hex[:10]
         self.queue_name = f"crash-{suffix}"
         self.status_table = f"status{suffix}"
         self.archive_table = f"poison{suffix}"
-        rng = random.Random(seed)
+        rng = random.Random(self.seed)
         chosen = list(points)
         kinds = [chosen[i % len(chosen)] for i in range(requests)]
         rng.shuffle(kinds)

@@ -22,7 +22,7 @@ from azure.core.exceptions import HttpResponseError
 
 from localazure.arm import ArmEmulator
 from provisioning.poison import wire_of
-from tests.plugins.provisioner import Provisioner, sample_request
+from tests.plugins.provisioner import Provisioner, start_with_a_live_request
 from tests.plugins.reliability import FigureLog
 
 CORPUS = Path(__file__).resolve().parents[1] / "data" / "bad_messages"
@@ -122,12 +122,7 @@ def test_invalid_message_never_overwrites_a_live_request(
     provisioner_factory: Callable[..., Provisioner], arm: ArmEmulator, figures: FigureLog
 ) -> None:
     """A forged-attempt message with a live request's id is rejected; the live request goes on."""
-    app = provisioner_factory(RG_VISIBILITY_DELAY_SECONDS="2")
-    app.start()
-    arm.set_read_lag(reads=2)
-    request = sample_request()
-    app.send(request)
-    app.wait_for(request["request_id"], lambda s: s["attempt"] >= 2)
+    app, request = start_with_a_live_request(provisioner_factory, arm)
     app.send({**request, "attempt": 7})
     rows = app.wait_for_archive(1)
     assert rows[0]["PartitionKey"] == request["request_id"]

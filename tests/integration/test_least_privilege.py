@@ -19,7 +19,12 @@ import requests
 from localazure.arm import DEFAULT_SUBSCRIPTION, ArmEmulator
 from localazure.azurite import Azurite
 from localazure.tokens import mint_token
-from tests.plugins.provisioner import Provisioner, sample_request, summary
+from tests.plugins.provisioner import (
+    Provisioner,
+    refused_for_its_subscription,
+    sample_request,
+    summary,
+)
 from tests.plugins.reliability import FigureLog
 
 OTHER_SUBSCRIPTION = "11111111-2222-3333-4444-555555555555"
@@ -106,13 +111,7 @@ def test_empty_allowed_subscriptions_refuses_everything(
 ) -> None:
     """No ALLOWED_SUBSCRIPTIONS: start-up logs an ERROR and a request fails naming the setting."""
     app = provisioner_factory(ALLOWED_SUBSCRIPTIONS="")
-    app.start()
-    request = sample_request()
-    app.send(request)
-    status = app.wait_for(request["request_id"])
-    assert status["error"]["code"] == "SubscriptionNotAllowed"
-    assert "ALLOWED_SUBSCRIPTIONS" in status["error"]["message"]
-    assert not arm.calls
+    refused_for_its_subscription(app, arm)
     output = app.host.output if app.host else ""
     assert re.search(r"ERROR.*ALLOWED_SUBSCRIPTIONS is empty", output)
 

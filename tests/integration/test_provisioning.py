@@ -19,7 +19,12 @@ from localazure.azurite import ACCOUNT_NAME, Azurite
 from localazure.host.process import LocalHostError
 from provisioning.status import ROW_KEY
 from tests.crash.tap import SeenRequest, Tap
-from tests.plugins.provisioner import Provisioner, sample_request, summary
+from tests.plugins.provisioner import (
+    Provisioner,
+    refused_for_its_subscription,
+    sample_request,
+    summary,
+)
 
 
 def test_happy_path_is_one_invocation(provisioner_factory: Callable[..., Provisioner]) -> None:
@@ -271,13 +276,7 @@ def test_disallowed_subscription_fails_once_and_is_redriven_once_allowed(
 ) -> None:
     """SubscriptionNotAllowed names the setting, makes no ARM call; once allowed, a resend runs."""
     app = provisioner_factory(ALLOWED_SUBSCRIPTIONS="11111111-1111-1111-1111-111111111111")
-    app.start()
-    request = sample_request()
-    app.send(request)
-    failed = app.wait_for(request["request_id"])
-    assert failed["error"]["code"] == "SubscriptionNotAllowed"
-    assert "ALLOWED_SUBSCRIPTIONS" in failed["error"]["message"]
-    assert not arm.calls
+    request = refused_for_its_subscription(app, arm)
     assert app.host is not None
     app.host.stop()
     app.settings["ALLOWED_SUBSCRIPTIONS"] = DEFAULT_SUBSCRIPTION

@@ -45,11 +45,7 @@ def test_aks_never_seeing_the_group_fails_past_the_bound(
     app.start()
     arm.set_aks_lag(failures=100, mode="immediate")
     request = sample_request()
-    app.send(request)
-    status = app.wait_for(request["request_id"], timeout=60)
-    assert status["phase"] == "failed"
-    assert status["error"]["code"] == "ResourceGroupNotFound"
-    assert "AKS still could not see" in status["error"]["message"]
+    app.failed_with(request, "ResourceGroupNotFound", "AKS still could not see")
     aks_puts = [
         line
         for line in summary(app.arm_calls(request["resource_group"]))
@@ -88,11 +84,7 @@ def test_watch_timeout_is_reported(
     app.start()
     arm.set_cluster_create(polls=10_000)
     request = sample_request()
-    app.send(request)
-    status = app.wait_for(request["request_id"], timeout=30)
-    assert status["phase"] == "failed"
-    assert status["error"]["code"] == "ClusterCreateTimeout"
-    assert "may still be running" in status["error"]["message"]
+    status = app.failed_with(request, "ClusterCreateTimeout", "may still be running", timeout=30)
     assert status["cluster_id"]
 
 

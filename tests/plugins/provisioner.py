@@ -109,6 +109,17 @@ class Provisioner:
         output = self.host.output[-4000:] if self.host else ""
         raise AssertionError(f"request {request_id} did not get there: {last}\n{output}")
 
+    def failed_with(
+        self, request: dict[str, Any], code: str, fragment: str, timeout: float = 60.0
+    ) -> dict[str, Any]:
+        """Send ``request``; its status once failed with ``code``, ``fragment`` in its message."""
+        self.send(request)
+        status = self.wait_for(request["request_id"], timeout=timeout)
+        assert status["phase"] == "failed", status
+        assert status["error"]["code"] == code, status
+        assert fragment in status["error"]["message"], status
+        return status
+
     def settle(
         self,
         request_id: str,
@@ -150,6 +161,28 @@ class Provisioner:
         """The emulator's calls that concern one resource group, in order."""
         needle = f"/resourcegroups/{resource_group.lower()}"
         return [c for c in self.arm.calls if needle in c.path.lower()]
+
+
+def start_with_a_live_request(
+    provisioner_factory: Callable[..., Provisioner], arm: ArmEmulator
+) -> tuple[Provisioner, dict[str, Any]]:
+    """A running app with one request still checking its group (at its second check, 2 s apart)."""
+    app = provisioner_factory(RG_VISIBILITY_DELAY_SECONDS="2")
+    app.start()
+    arm.set_read_lag(reads=2)
+    request = sample_request()
+    app.send(request)
+    app.wait_for(request["request_id"], lambda s: s["attempt"] >= 2)
+    return app, request
+
+
+def refused_for_its_subscription(app: Provisioner, arm: ArmEmulator) -> dict[str, Any]:
+    """Start ``app``, send a request and check it fails SubscriptionNotAllowed with no ARM call."""
+    app.start()
+    request = sample_request()
+    app.failed_with(request, "SubscriptionNotAllowed", "ALLOWED_SUBSCRIPTIONS")
+    assert not arm.calls
+    return request
 
 
 def summary(calls: list[Call]) -> list[str]:

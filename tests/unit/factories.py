@@ -22,6 +22,17 @@ OTHER_SUBSCRIPTION = "11111111-2222-3333-4444-555555555555"
 GROUP_ID = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/rg-team-a"
 CLUSTER_ID = f"{GROUP_ID}/providers/Microsoft.ContainerService/managedClusters/aks-team-a"
 T0 = datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC)
+# The status API's fields the SPA depends on (StatusRecord.to_api; extras may follow).
+API_FIELDS = (
+    "request_id",
+    "phase",
+    "attempt",
+    "max_attempts",
+    "resource_group",
+    "cluster_name",
+    "updated_at",
+    "error",
+)
 
 
 def make_settings(**overrides: str) -> Settings:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import json
 from typing import Any
 
@@ -18,6 +17,7 @@ from provisioning.contract import (
     readable_request_id,
 )
 from provisioning.errors import FieldProblem, InvalidRequest, TerminalError
+from tests.documents import DELETE, edited
 
 RID = "3f6c2a1e-8d4b-4c1a-9a57-2f1b6f3e9c10"
 SUB = "00000000-0000-0000-0000-000000000000"
@@ -27,22 +27,11 @@ CYRILLIC_O = "\u043e"
 GREEK_OMICRON = "\u03bf"
 KELVIN = "\u212a"
 EMOJI = "\U0001f680"
-DELETE = object()
 
 
 def request(**changes: Any) -> dict[str, Any]:
     """The issue's example with changes keyed by path (``cluster__name``); DELETE removes one."""
-    out = copy.deepcopy(EXAMPLE)
-    for dotted, value in changes.items():
-        *parents, leaf = dotted.split("__")
-        target = out
-        for part in parents:
-            target = target[part]
-        if value is DELETE:
-            del target[leaf]
-        else:
-            target[leaf] = value
-    return out
+    return edited(EXAMPLE, **changes)
 
 
 def body(document: Any) -> bytes:

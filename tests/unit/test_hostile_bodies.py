@@ -12,8 +12,9 @@ from typing import Any
 from provisioning.messages import Delivery
 from provisioning.poison import handle_poison
 from provisioning.reconcile import handle
+from tests.documents import edited
 from tests.fakes import MemoryArchive, MemoryStatusStore, World
-from tests.unit.factories import REQUEST_ID, SUBSCRIPTION, T0, make_settings
+from tests.unit.factories import REQUEST_ID, T0, make_request, make_settings
 
 NESTED = b"[" * 5_000 + b"]" * 5_000  # under 16 KiB, past the parser's recursion limit
 
@@ -29,6 +30,11 @@ def _handle(wire: bytes, world: World) -> None:
 
 def _wire(body: bytes) -> bytes:
     return base64.b64encode(body)
+
+
+def _request_wire(**changes: Any) -> bytes:
+    """The factories' valid request, edited (``cluster__node_count=...``), as queued text."""
+    return _wire(json.dumps(edited(make_request().to_dict(), **changes)).encode())
 
 
 def _poison(wire: bytes, status: MemoryStatusStore) -> list[dict[str, Any]]:
@@ -59,15 +65,8 @@ def test_poison_trigger_archives_a_deeply_nested_body() -> None:
 
 def test_archive_reason_of_a_rejected_request_is_its_rejection() -> None:
     """A request refused for MAX_NODE_COUNT is archived as InvalidRequest, not RequestIdConflict."""
-    body = {
-        "request_id": REQUEST_ID,
-        "subscription_id": SUBSCRIPTION,
-        "resource_group": "rg-team-a",
-        "location": "westeurope",
-        "cluster": {"name": "aks-team-a", "node_count": 101},
-    }
     world = _world()
-    wire = _wire(json.dumps(body).encode())
+    wire = _request_wire(cluster__node_count=101)
     _handle(wire, world)
     assert world.outbox.poisoned == [wire]
     record = world.status.get(REQUEST_ID)
@@ -81,16 +80,8 @@ def test_archive_reason_of_a_rejected_request_is_its_rejection() -> None:
 
 def test_request_with_a_forged_chain_field_is_rejected_naming_it() -> None:
     """An SPA request carrying ``chain`` is refused as such, not as a malformed chain message."""
-    body = {
-        "request_id": REQUEST_ID,
-        "subscription_id": SUBSCRIPTION,
-        "resource_group": "rg-team-a",
-        "location": "westeurope",
-        "cluster": {"name": "aks-team-a"},
-        "chain": "0" * 32,
-    }
     world = _world()
-    wire = _wire(json.dumps(body).encode())
+    wire = _request_wire(chain="0" * 32)
     _handle(wire, world)
     record = world.status.get(REQUEST_ID)
     assert record is not None and record.error is not None

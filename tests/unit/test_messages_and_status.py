@@ -12,7 +12,7 @@ import pytest
 from provisioning.errors import ErrorInfo, FieldProblem, InvalidRequest, TerminalError
 from provisioning.messages import ChainMessage, parse_chain_message
 from provisioning.status import ROW_KEY, Phase, StatusRecord
-from tests.unit.factories import CLUSTER_ID, GROUP_ID, REQUEST_ID, T0, make_record
+from tests.unit.factories import API_FIELDS, CLUSTER_ID, GROUP_ID, REQUEST_ID, T0, make_record
 
 _ABSENT = object()
 
@@ -254,17 +254,6 @@ def test_entity_counters_stored_as_strings_are_read_as_integers() -> None:
 
 
 # --- StatusRecord.to_api --------------------------------------------------------------------
-
-API_FIELDS = (
-    "request_id",
-    "phase",
-    "attempt",
-    "max_attempts",
-    "resource_group",
-    "cluster_name",
-    "updated_at",
-    "error",
-)
 
 
 def test_api_has_the_fields_the_spa_depends_on() -> None:

@@ -130,55 +130,62 @@ class Row:
         return f"{self.state}-x-{self.message}{'-raced' if self.race else ''}"
 
 
-E = Effect
+# state x message -> effect; "raced": another delivery commits between this one's read and write.
+TABLE = """
+    none          spa-same-id         NEW
+    none          chain-current       STALE
+    none          chain-redelivered   STALE
+    inserted      spa-same-id         STEP              # redelivered before the first commit
+    inserted      spa-new-id          DUPLICATE
+    inserted      spa-other-payload   CONFLICT
+    inserted      chain-current       STEP
+    inserted      chain-fork          STALE
+    inserted      spa-same-id         LOST_RACE         raced
+    spa-committed spa-same-id         HANDOFF           # redelivered after the first commit
+    spa-committed spa-new-id          DUPLICATE
+    spa-committed chain-current       STEP
+    spa-committed chain-duplicate     STALE
+    checking      spa-new-id          DUPLICATE
+    checking      spa-other-payload   CONFLICT
+    checking      chain-current       STEP
+    checking      chain-redelivered   HANDOFF
+    checking      chain-duplicate     STALE
+    checking      chain-stale-step    STALE
+    checking      chain-ahead         STALE
+    checking      chain-fork          STALE
+    checking      chain-stale-run     STALE
+    checking      chain-current       LOST_RACE         raced
+    watching      spa-new-id          DUPLICATE
+    watching      spa-other-payload   CONFLICT
+    watching      chain-current       STEP
+    watching      chain-redelivered   HANDOFF
+    watching      chain-duplicate     STALE
+    watching      chain-stale-step    STALE
+    watching      chain-fork          STALE
+    watching      chain-stale-run     STALE
+    watching      chain-current       LOST_RACE         raced
+    succeeded     spa-new-id          DUPLICATE
+    succeeded     spa-other-payload   CONFLICT
+    succeeded     chain-current       STALE
+    succeeded     chain-redelivered   HANDOFF_DONE
+    succeeded     chain-fork          STALE
+    failed        spa-new-id          REDRIVE
+    failed        spa-other-payload   CONFLICT
+    failed        chain-current       STALE
+    failed        chain-redelivered   HANDOFF_POISON
+    failed        chain-stale-run     STALE
+    failed        spa-new-id          REDRIVE_LOST_RACE raced
+    rejected      spa-same-id         HANDOFF_POISON
+    rejected      spa-new-id          REDRIVE
+    rejected      spa-other-payload   CONFLICT
+"""
 ROWS = [
-    Row("none", "spa-same-id", E.NEW),
-    Row("none", "chain-current", E.STALE),
-    Row("none", "chain-redelivered", E.STALE),
-    Row("inserted", "spa-same-id", E.STEP),  # redelivery before the first commit
-    Row("inserted", "spa-new-id", E.DUPLICATE),
-    Row("inserted", "spa-other-payload", E.CONFLICT),
-    Row("inserted", "chain-current", E.STEP),
-    Row("inserted", "chain-fork", E.STALE),
-    Row("inserted", "spa-same-id", E.LOST_RACE, race=True),
-    Row("spa-committed", "spa-same-id", E.HANDOFF),  # redelivery after the first commit
-    Row("spa-committed", "spa-new-id", E.DUPLICATE),
-    Row("spa-committed", "chain-current", E.STEP),
-    Row("spa-committed", "chain-duplicate", E.STALE),
-    Row("checking", "spa-new-id", E.DUPLICATE),
-    Row("checking", "spa-other-payload", E.CONFLICT),
-    Row("checking", "chain-current", E.STEP),
-    Row("checking", "chain-redelivered", E.HANDOFF),
-    Row("checking", "chain-duplicate", E.STALE),
-    Row("checking", "chain-stale-step", E.STALE),
-    Row("checking", "chain-ahead", E.STALE),
-    Row("checking", "chain-fork", E.STALE),
-    Row("checking", "chain-stale-run", E.STALE),
-    Row("checking", "chain-current", E.LOST_RACE, race=True),
-    Row("watching", "spa-new-id", E.DUPLICATE),
-    Row("watching", "spa-other-payload", E.CONFLICT),
-    Row("watching", "chain-current", E.STEP),
-    Row("watching", "chain-redelivered", E.HANDOFF),
-    Row("watching", "chain-duplicate", E.STALE),
-    Row("watching", "chain-stale-step", E.STALE),
-    Row("watching", "chain-fork", E.STALE),
-    Row("watching", "chain-stale-run", E.STALE),
-    Row("watching", "chain-current", E.LOST_RACE, race=True),
-    Row("succeeded", "spa-new-id", E.DUPLICATE),
-    Row("succeeded", "spa-other-payload", E.CONFLICT),
-    Row("succeeded", "chain-current", E.STALE),
-    Row("succeeded", "chain-redelivered", E.HANDOFF_DONE),
-    Row("succeeded", "chain-fork", E.STALE),
-    Row("failed", "spa-new-id", E.REDRIVE),
-    Row("failed", "spa-other-payload", E.CONFLICT),
-    Row("failed", "chain-current", E.STALE),
-    Row("failed", "chain-redelivered", E.HANDOFF_POISON),
-    Row("failed", "chain-stale-run", E.STALE),
-    Row("failed", "spa-new-id", E.REDRIVE_LOST_RACE, race=True),
-    Row("rejected", "spa-same-id", E.HANDOFF_POISON),
-    Row("rejected", "spa-new-id", E.REDRIVE),
-    Row("rejected", "spa-other-payload", E.CONFLICT),
+    Row(state, message, Effect[effect], race == ["raced"])
+    for state, message, effect, *race in (
+        line.split("#")[0].split() for line in TABLE.strip().splitlines()
+    )
 ]
+E = Effect
 
 LOG_LINES = {
     E.STALE: "stale message dropped",

@@ -7,13 +7,16 @@ outside. See README.md here for the file format. Deterministic: re-running chang
 from __future__ import annotations
 
 import base64
-import copy
 import json
 import sys
 from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parents[2]))  # run as a script: the repository root, for tests.*
+
+from tests.documents import DELETE, edited  # noqa: E402
+
 GOOD = HERE.parent / "good_messages"
 
 RID = "3f6c2a1e-8d4b-4c1a-9a57-2f1b6f3e9c10"
@@ -35,24 +38,12 @@ CYRILLIC_A = "\u0430"  # looks like Latin "a"
 CYRILLIC_IE = "\u0435"  # looks like Latin "e"
 KELVIN = "\u212a"  # lowercases to Latin "k"
 EMOJI = "\U0001f680"  # two UTF-16 code units
-DELETE = object()
-
 KIB = 1024
 
 
 def doc(**changes: Any) -> dict[str, Any]:
     """The issue's example with changes keyed by path (``cluster__name``); DELETE removes."""
-    out = copy.deepcopy(EXAMPLE)
-    for dotted, value in changes.items():
-        *parents, leaf = dotted.split("__")
-        target = out
-        for part in parents:
-            target = target[part]
-        if value is DELETE:
-            del target[leaf]
-        else:
-            target[leaf] = value
-    return out
+    return edited(EXAMPLE, **changes)
 
 
 def node_resource_group(resource_group: str, cluster_name: str, location: str) -> str:
