@@ -119,27 +119,15 @@ def mint_access_token(
     tenant: Tenant,
     principal: Principal,
     *,
-    audience: str = API_CLIENT_ID,
-    roles: Iterable[str] = (),
-    scopes: Iterable[str] = (USER_SCOPE,),
-    client_id: str = CLIENT_APP_ID,
-    lifetime: int = DEFAULT_LIFETIME,
-    now: float | None = None,
     overrides: Mapping[str, Any] | None = None,
     kid: str | None = None,
+    **claim_options: Any,
 ) -> str:
-    """A signed v2 access token (compact JWS). ``overrides`` set or (with None) drop claims;
-    ``kid`` names another key id in the header (the signature is still the current key's)."""
-    claims = access_token_claims(
-        tenant,
-        principal,
-        audience=audience,
-        roles=roles,
-        scopes=scopes,
-        client_id=client_id,
-        lifetime=lifetime,
-        now=now,
-    )
+    """A signed v2 access token (compact JWS) of :func:`access_token_claims` with
+    ``claim_options`` (audience, roles, scopes, client_id, lifetime, now). ``overrides`` set or
+    (with None) drop claims; ``kid`` names another key id in the header (the signature is still
+    the current key's)."""
+    claims = access_token_claims(tenant, principal, **claim_options)
     for name, value in (overrides or {}).items():
         if value is None:
             claims.pop(name, None)

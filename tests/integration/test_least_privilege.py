@@ -48,6 +48,16 @@ def _group_tags(arm: ArmEmulator, name: str) -> dict[str, str]:
     return tags
 
 
+def _figure(figures: FigureLog, scenario: str, outcome: str, **counts: int) -> None:
+    """A row of the report's Least privilege section: one request and one message unless told."""
+    figures.record(
+        section="Least privilege",
+        scenario=scenario,
+        outcome=outcome,
+        **{"requests": 1, "messages": 1, **counts},
+    )
+
+
 def test_settings_bound_what_a_request_may_target(
     provisioner_factory: Callable[..., Provisioner], arm: ArmEmulator, figures: FigureLog
 ) -> None:
@@ -96,13 +106,13 @@ def test_settings_bound_what_a_request_may_target(
     )
     ok = app.wait_for(allowed["request_id"])
     assert ok["phase"] == "succeeded", ok
-    figures.record(
-        section="Least privilege",
-        scenario="ALLOWED_SUBSCRIPTIONS, ALLOWED_LOCATIONS, RESOURCE_GROUP_PREFIX, MAX_NODE_COUNT",
+    _figure(
+        figures,
+        "ALLOWED_SUBSCRIPTIONS, ALLOWED_LOCATIONS, RESOURCE_GROUP_PREFIX, MAX_NODE_COUNT",
+        "4 refused before any ARM call (SubscriptionNotAllowed, LocationNotAllowed, "
+        "ResourceGroupNotAllowed, InvalidRequest); the request at the bounds succeeded",
         requests=5,
         messages=5,
-        outcome="4 refused before any ARM call (SubscriptionNotAllowed, LocationNotAllowed, "
-        "ResourceGroupNotAllowed, InvalidRequest); the request at the bounds succeeded",
     )
 
 
@@ -127,12 +137,10 @@ def test_foreign_group_is_refused_from_the_get_before_any_put(
     assert (status["phase"], status["error"]["code"]) == ("failed", "ResourceGroupNotOwned")
     assert summary(provisioner.arm_calls(request["resource_group"])) == ["GET rg 200"]
     assert _group_tags(arm, request["resource_group"]) == {"owner": "team-b"}
-    figures.record(
-        section="Least privilege",
-        scenario="existing group without managed-by (no adoption)",
-        requests=1,
-        messages=1,
-        outcome="failed ResourceGroupNotOwned after one GET; no PUT; tags untouched",
+    _figure(
+        figures,
+        "existing group without managed-by (no adoption)",
+        "failed ResourceGroupNotOwned after one GET; no PUT; tags untouched",
     )
 
 
@@ -156,13 +164,11 @@ def test_adoption_never_overwrites_the_groups_tags(
     aks_put = next(c for c in calls if c.method == "PUT" and c.status == 201)
     assert aks_put.body["tags"]["managed-by"] == "aks-provisioner"
     assert aks_put.body["tags"]["request_id"] == request["request_id"]
-    figures.record(
-        section="Least privilege",
-        scenario="ADOPT_EXISTING_RESOURCE_GROUPS=true on a foreign group",
-        requests=1,
-        messages=1,
+    _figure(
+        figures,
+        "ADOPT_EXISTING_RESOURCE_GROUPS=true on a foreign group",
+        "succeeded; no group PUT, the group's tags unchanged; cluster tagged",
         duplicate_creates=len([c for c in calls if c.method == "PUT" and c.status == 201]) - 1,
-        outcome="succeeded; no group PUT, the group's tags unchanged; cluster tagged",
     )
 
 
@@ -199,14 +205,14 @@ def test_no_secret_reaches_the_log_over_a_run_with_faults(
         text = repr(row)
         assert all(value not in text for value in secrets.values())
         assert not JWT.search(text)
-    figures.record(
-        section="Least privilege",
-        scenario="no secret in the host log over a run with 401, 403, 429 and a drop",
+    _figure(
+        figures,
+        "no secret in the host log over a run with 401, 403, 429 and a drop",
+        "0 occurrences of the account key, connection string, IDENTITY_HEADER or a "
+        "bearer token in the log or the archive",
         requests=3,
         faults=4,
         messages=4,
-        outcome="0 occurrences of the account key, connection string, IDENTITY_HEADER or a "
-        "bearer token in the log or the archive",
     )
 
 
@@ -236,10 +242,8 @@ def test_status_errors_reveal_nothing_about_other_requests(
         except HTTPError as error:
             assert error.code in (400, 404), path
             assert request["request_id"] not in error.read().decode(), path
-    figures.record(
-        section="Least privilege",
-        scenario="status endpoint errors (404, 400, no listing)",
-        requests=1,
-        messages=1,
-        outcome="404/400 name only the id asked for; no route lists requests",
+    _figure(
+        figures,
+        "status endpoint errors (404, 400, no listing)",
+        "404/400 name only the id asked for; no route lists requests",
     )
