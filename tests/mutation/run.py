@@ -36,9 +36,10 @@ MUTATIONS = (
     Mutation(
         "StatusStore.replace writes without its ETag condition",
         "provisioning/storage.py",
+        "                mode=UpdateMode.REPLACE,\n"
         "                etag=record.etag,\n"
         "                match_condition=MatchConditions.IfNotModified,\n",
-        "",
+        "                mode=UpdateMode.REPLACE,\n",
     ),
     Mutation(
         "the stale-step check of a chain message is removed",
@@ -102,7 +103,8 @@ def _failures(tree: Path) -> tuple[int, str]:
     count += int(errors.group(1)) if errors else 0
     if result.returncode != 0 and count == 0:
         count = 1  # pytest itself failed (collection, import): the mutation was noticed
-    failing = [line.split(" - ")[0] for line in lines if line.startswith(("FAILED", "ERROR"))]
+    verdicts = ("FAILED ", "ERROR tests")  # pytest's summary lines, not captured log lines
+    failing = [line.split(" - ")[0] for line in lines if line.startswith(verdicts)]
     shown = "".join(f"\n    {line}" for line in failing[:3])
     more = f"\n    (+{len(failing) - 3} more)" if len(failing) > 3 else ""
     return count, summary + shown + more
