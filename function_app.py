@@ -5,12 +5,14 @@ import logging
 
 import azure.functions as func
 
+from provisioning.api import api
 from provisioning.settings import SettingsError, get_settings
 from provisioning.sweeper_trigger import sweeper_blueprint
 from provisioning.triggers import bp
 
 app = func.FunctionApp()
 app.register_functions(bp)
+app.register_functions(api)
 
 try:
     _settings = get_settings()

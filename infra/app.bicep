@@ -33,6 +33,15 @@ param aksRgNotFoundRetries int
 param rgDeletingWaitMinutes string
 param rgDeletingDelaySeconds int
 param providerRegistrationDelaySeconds int
+param requesterTableName string
+param allowedVmSizes string
+param maxInFlightPerRequester int
+param requestPolicy string
+param entraTenantId string
+param entraApiAudience string
+param entraAuthorityHost string
+@description('Object ids trusted to send messages straight to the request queue (Message Sender on it).')
+param trustedQueueSenders array
 @description('Origins of the SPA: allowed by the site\'s CORS (the front door) and by the queue service\'s CORS rule (the SPA\'s direct mode).')
 param spaOrigins array
 param sweeperSchedule string
@@ -161,6 +170,11 @@ resource statusTable 'Microsoft.Storage/storageAccounts/tableServices/tables@202
 resource poisonArchiveTable 'Microsoft.Storage/storageAccounts/tableServices/tables@2023-05-01' = {
   parent: tableService
   name: poisonArchiveTableName
+}
+
+resource requesterTable 'Microsoft.Storage/storageAccounts/tableServices/tables@2023-05-01' = {
+  parent: tableService
+  name: requesterTableName
 }
 
 // ---------------------------------------------------------------- monitoring
@@ -394,6 +408,35 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = { // checkov:skip=CKV_AZ
           name: 'STATUS_RETENTION_DAYS'
           value: string(statusRetentionDays)
         }
+        // Who may ask for what (docs/identity.md).
+        {
+          name: 'REQUESTER_TABLE_NAME'
+          value: requesterTableName
+        }
+        {
+          name: 'ALLOWED_VM_SIZES'
+          value: allowedVmSizes
+        }
+        {
+          name: 'MAX_IN_FLIGHT_PER_REQUESTER'
+          value: string(maxInFlightPerRequester)
+        }
+        {
+          name: 'REQUEST_POLICY'
+          value: requestPolicy
+        }
+        {
+          name: 'ENTRA_TENANT_ID'
+          value: entraTenantId
+        }
+        {
+          name: 'ENTRA_API_AUDIENCE'
+          value: entraApiAudience
+        }
+        {
+          name: 'ENTRA_AUTHORITY_HOST'
+          value: entraAuthorityHost
+        }
       ]
     }
     functionAppConfig: {
@@ -491,6 +534,19 @@ resource deployerQueueSender 'Microsoft.Authorization/roleAssignments@2022-04-01
     description: 'The deployer (azd principalId): send requests.'
   }
 }
+
+// Principals trusted to drop requests straight on the queue (governed by REQUEST_POLICY's
+// "$queue" rule): send rights on the request queue only. The app's identity sends through its
+// own assignment above; nobody else may add messages.
+resource trustedQueueSender 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for sender in trustedQueueSenders: {
+  scope: requestQueue
+  name: guid(requestQueue.id, sender, storageQueueDataMessageSender)
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', storageQueueDataMessageSender)
+    principalId: sender
+    description: 'A trusted sender of direct queue requests (trustedQueueSenders).'
+  }
+}]
 
 resource deployerQueueReader 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(deployerPrincipalId)) {
   scope: storage

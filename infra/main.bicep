@@ -126,6 +126,34 @@ param rgDeletingDelaySeconds int = 30
 @maxValue(900)
 param providerRegistrationDelaySeconds int = 30
 
+@description('REQUESTER_TABLE_NAME: the table of per-requester in-flight slots and request listings.')
+@minLength(3)
+@maxLength(63)
+param requesterTableName string = 'provisioningrequesters'
+
+@description('ALLOWED_VM_SIZES: comma-separated VM sizes any request may use (the cap of every REQUEST_POLICY rule).')
+param allowedVmSizes string = 'Standard_D2s_v5,Standard_D4s_v5,Standard_D8s_v5,Standard_D2as_v5,Standard_D4as_v5,Standard_D8as_v5'
+
+@description('MAX_IN_FLIGHT_PER_REQUESTER: requests one requester may have in flight (the cap of every rule\'s max_in_flight).')
+@minValue(1)
+@maxValue(1000)
+param maxInFlightPerRequester int = 5
+
+@description('REQUEST_POLICY: JSON keyed by app role (and "$queue"): subscriptions, locations, vm_sizes, max_node_count, max_in_flight per role. Empty: the global settings for Provisioning.Request and for queue messages. See docs/identity.md.')
+param requestPolicy string = ''
+
+@description('ENTRA_TENANT_ID: the tenant GUID of the API\'s app registration. Empty: the HTTP front door answers 503 (the queue works). docs/identity.md prints it.')
+param entraTenantId string = ''
+
+@description('ENTRA_API_AUDIENCE: comma-separated accepted aud values (the API app\'s client id and api://<client id>).')
+param entraApiAudience string = ''
+
+@description('ENTRA_AUTHORITY_HOST: the Entra authority; sovereign clouds set their own.')
+param entraAuthorityHost string = 'https://login.microsoftonline.com'
+
+@description('Comma-separated object ids of principals (besides the app and the deployer) trusted to send messages straight to the request queue; each gets Storage Queue Data Message Sender on that queue only.')
+param trustedQueueSenders string = ''
+
 @description('Comma-separated origins of the SPA (e.g. https://<name>.azurestaticapps.net): the function app\'s CORS and the queue service\'s CORS rule (the SPA\'s direct mode) allow them. Empty: no browser origin may call.')
 param spaOrigins string = ''
 
@@ -222,6 +250,14 @@ module app 'app.bicep' = {
     sweeperSchedule: sweeperSchedule
     sweeperOverdueMinutes: sweeperOverdueMinutes
     statusRetentionDays: statusRetentionDays
+    requesterTableName: requesterTableName
+    allowedVmSizes: allowedVmSizes
+    maxInFlightPerRequester: maxInFlightPerRequester
+    requestPolicy: requestPolicy
+    entraTenantId: entraTenantId
+    entraApiAudience: entraApiAudience
+    entraAuthorityHost: entraAuthorityHost
+    trustedQueueSenders: empty(trustedQueueSenders) ? [] : split(trustedQueueSenders, ',')
   }
 }
 

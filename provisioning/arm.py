@@ -178,7 +178,13 @@ class Arm:
                     return GroupView(exists=False)
                 raise
         state = group.properties.provisioning_state if group.properties else None
-        return GroupView(exists=True, state=state, tags=dict(group.tags or {}), id=group.id)
+        return GroupView(
+            exists=True,
+            state=state,
+            tags=dict(group.tags or {}),
+            id=group.id,
+            managed_by=group.managed_by or None,
+        )
 
     def create_group(
         self, subscription_id: str, name: str, location: str, tags: Mapping[str, str]

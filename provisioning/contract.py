@@ -27,7 +27,7 @@ Decisions this module makes (and the tests pin):
   ``-`` (``-`` is needed for constrained-vCPU sizes such as ``Standard_E32-16s_v5``), <= 64.
 * ``cluster.kubernetes_version``: ``MAJOR.MINOR`` or ``MAJOR.MINOR.PATCH``, ASCII digits, no
   leading zeros, at most 4 digits per part.
-* Tags: ARM's limits counting the app's own ``APP_TAG_NAMES``: at most 50 tags in total (so 48
+* Tags: ARM's limits counting the app's own ``APP_TAG_NAMES``: at most 50 tags in total (so 47
   user tags), names 1-512 and values 0-256 characters counted in UTF-16 code units (as ARM does;
   the same as characters outside emoji and other astral symbols), no ``< > % & \\ ? /`` in
   names, no lone surrogates anywhere. Names are compared case-insensitively (``str.casefold``):
@@ -73,7 +73,8 @@ MAX_SCANNED_BYTES = 64 * 1024
 
 MANAGED_BY_TAG = "managed-by"
 REQUEST_ID_TAG = "request_id"
-APP_TAG_NAMES = (MANAGED_BY_TAG, REQUEST_ID_TAG)
+REQUESTED_BY_TAG = "requested-by"
+APP_TAG_NAMES = (MANAGED_BY_TAG, REQUEST_ID_TAG, REQUESTED_BY_TAG)
 """Tags the app adds to every resource it creates; they count against ARM's 50-tag limit."""
 
 RESERVED_FIELDS = ("attempt", "chain", "step", "run", "kind")

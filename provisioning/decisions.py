@@ -13,8 +13,10 @@ from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any
 
-from provisioning.contract import MANAGED_BY_TAG, REQUEST_ID_TAG, ClusterRequest
+from provisioning.contract import MANAGED_BY_TAG, REQUEST_ID_TAG, REQUESTED_BY_TAG, ClusterRequest
 from provisioning.errors import ErrorInfo, Handling, TerminalError, classify
+from provisioning.identity import QUEUE, QUEUE_KEY, Requester
+from provisioning.policy import Limits
 from provisioning.settings import Settings
 from provisioning.status import Phase, StatusRecord
 from provisioning.views import ClusterView, GroupView
@@ -36,45 +38,67 @@ class Visibility(Enum):
     NOT_VISIBLE = "not_visible"
 
 
-def app_tags(request_id: str) -> dict[str, str]:
-    """The tags that mark what this app created, and for which request."""
-    return {MANAGED_BY_TAG: MANAGED_BY, REQUEST_ID_TAG: request_id}
+def app_tags(request_id: str, requester: Requester = QUEUE) -> dict[str, str]:
+    """The tags that mark what this app created, for which request and for whom."""
+    return {MANAGED_BY_TAG: MANAGED_BY, REQUEST_ID_TAG: request_id, REQUESTED_BY_TAG: requester.key}
 
 
-def resource_tags(request: ClusterRequest) -> dict[str, str]:
-    return {**dict(request.tags), **app_tags(request.request_id)}
+def resource_tags(request: ClusterRequest, requester: Requester = QUEUE) -> dict[str, str]:
+    return {**dict(request.tags), **app_tags(request.request_id, requester)}
 
 
-def policy_error(request: ClusterRequest, settings: Settings) -> TerminalError | None:
-    """Why the app may not act on this (valid) request here, or None."""
-    if request.subscription_id not in settings.allowed_subscriptions:
+def _refused(code: str, message: str) -> TerminalError:
+    return TerminalError(ErrorInfo(code, message))
+
+
+def policy_error(
+    request: ClusterRequest, settings: Settings, limits: Limits | None = None
+) -> TerminalError | None:
+    """Why the app may not act on this (valid) request for this caller, or None.
+
+    ``limits`` is the caller's effective rule (the global settings when not given); each
+    refusal names the rule that refused.
+    """
+    rule = limits or settings.global_limits
+
+    def by(setting: str) -> str:
+        return f"(rule: {rule.source}, capped by {setting})"
+
+    if request.subscription_id not in rule.subscriptions:
         reason = (
             "ALLOWED_SUBSCRIPTIONS is empty, so no subscription is allowed"
             if not settings.allowed_subscriptions
-            else "it is not in ALLOWED_SUBSCRIPTIONS"
+            else f"it is not in the allowed subscriptions {by('ALLOWED_SUBSCRIPTIONS')}"
         )
-        return TerminalError(
-            ErrorInfo(
-                "SubscriptionNotAllowed",
-                f"subscription {request.subscription_id} is not allowed: {reason}",
-            )
+        return _refused(
+            "SubscriptionNotAllowed",
+            f"subscription {request.subscription_id} is not allowed: {reason}",
         )
-    if settings.allowed_locations and request.location not in settings.allowed_locations:
-        allowed = ", ".join(sorted(settings.allowed_locations))
-        return TerminalError(
-            ErrorInfo(
-                "LocationNotAllowed",
-                f"location {request.location} is not allowed (ALLOWED_LOCATIONS: {allowed})",
-            )
+    if rule.locations is not None and request.location not in rule.locations:
+        allowed = ", ".join(sorted(rule.locations)) or "none"
+        return _refused(
+            "LocationNotAllowed",
+            f"location {request.location} is not allowed (allowed: {allowed}) "
+            f"{by('ALLOWED_LOCATIONS')}",
+        )
+    if request.cluster.vm_size.casefold() not in rule.vm_sizes:
+        return _refused(
+            "VmSizeNotAllowed",
+            f"VM size {request.cluster.vm_size} is not allowed (allowed: "
+            f"{', '.join(sorted(rule.vm_sizes)) or 'none'}) {by('ALLOWED_VM_SIZES')}",
+        )
+    if request.cluster.node_count > rule.max_node_count:
+        return _refused(
+            "NodeCountNotAllowed",
+            f"node count {request.cluster.node_count} is over the maximum "
+            f"{rule.max_node_count} {by('MAX_NODE_COUNT')}",
         )
     prefix = settings.resource_group_prefix
     if prefix and not request.resource_group.lower().startswith(prefix.lower()):
-        return TerminalError(
-            ErrorInfo(
-                "ResourceGroupNotAllowed",
-                f"resource group {request.resource_group} does not start with "
-                f"RESOURCE_GROUP_PREFIX {prefix!r}",
-            )
+        return _refused(
+            "ResourceGroupNotAllowed",
+            f"resource group {request.resource_group} does not start with "
+            f"RESOURCE_GROUP_PREFIX {prefix!r}",
         )
     return None
 
@@ -88,27 +112,44 @@ def visibility(group: GroupView) -> Visibility:
     return Visibility.NOT_VISIBLE
 
 
-def ownership_error(group: GroupView, settings: Settings) -> TerminalError | None:
-    """A group we did not create is refused unless adoption is switched on.
+def ownership_error(
+    group: GroupView, settings: Settings, requester: Requester = QUEUE
+) -> TerminalError | None:
+    """Whether an existing group may take this requester's cluster.
 
     Ownership is judged only on a group that exists and is not being deleted: a group on its
     way out (a predecessor's, or one made by hand) is waited out by ``after_check``, whatever
-    its tags, and then created anew as ours.
+    its tags, and then created anew as ours. A group another resource manages (ARM
+    ``managedBy``: an AKS node group, a managed app) is never a target. A group this app
+    created for the same requester is (one created before requesters were recorded counts as
+    the queue's); one it created for someone else, or did not create, only with
+    ADOPT_EXISTING_RESOURCE_GROUPS=true.
     """
-    if visibility(group) is Visibility.DELETING:
+    if visibility(group) is Visibility.DELETING or not group.exists:
         return None
-    if not group.exists or group.tags.get(MANAGED_BY_TAG) == MANAGED_BY:
+    if group.managed_by:
+        return _not_owned(group, f"resource group is managed by {group.managed_by}; never a target")
+    ours = group.tags.get(MANAGED_BY_TAG) == MANAGED_BY
+    # Groups made before requesters were recorded were made for queue messages.
+    if (ours and group.tags.get(REQUESTED_BY_TAG, QUEUE_KEY) == requester.key) or (
+        settings.adopt_existing_resource_groups
+    ):
         return None
-    if settings.adopt_existing_resource_groups:
-        return None
-    return TerminalError(
-        ErrorInfo(
-            "ResourceGroupNotOwned",
-            f"resource group exists without the tag managed-by={MANAGED_BY}; the app does not "
-            "take over groups it did not create (set ADOPT_EXISTING_RESOURCE_GROUPS=true to allow)",
-            scope=group.id,
-        )
+    why = (
+        f"resource group was created by this app for another requester ({REQUESTED_BY_TAG} is not "
+        f"{requester.key})"
+        if ours
+        else f"resource group exists without the tag {MANAGED_BY_TAG}={MANAGED_BY}"
     )
+    return _not_owned(
+        group,
+        f"{why}; the app does not take over groups it did not create for you (set "
+        "ADOPT_EXISTING_RESOURCE_GROUPS=true to allow)",
+    )
+
+
+def _not_owned(group: GroupView, message: str) -> TerminalError:
+    return TerminalError(ErrorInfo("ResourceGroupNotOwned", message, scope=group.id))
 
 
 def transient_delay(failures: int, retry_after: float | None, jitter: float = 0.0) -> int:
@@ -294,7 +335,7 @@ def created_for(cluster: ClusterView, request_id: str) -> bool:
     return cluster.tags.get(REQUEST_ID_TAG) == request_id
 
 
-def cluster_body(request: ClusterRequest) -> dict[str, Any]:
+def cluster_body(request: ClusterRequest, requester: Requester = QUEUE) -> dict[str, Any]:
     """The AKS create: system identity, one system pool, derived DNS prefix, CNI Overlay."""
     spec = request.cluster
     properties: dict[str, Any] = {
@@ -320,7 +361,7 @@ def cluster_body(request: ClusterRequest) -> dict[str, Any]:
         properties["kubernetesVersion"] = spec.kubernetes_version
     return {
         "location": request.location,
-        "tags": resource_tags(request),
+        "tags": resource_tags(request, requester),
         "identity": {"type": "SystemAssigned"},
         "properties": properties,
     }

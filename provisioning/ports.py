@@ -14,7 +14,15 @@ from typing import Any, Protocol
 from provisioning.due_index import DueEntry
 from provisioning.messages import ChainMessage, Delivery
 from provisioning.status import StatusRecord
-from provisioning.views import ClusterRef, ClusterView, CreateStarted, GroupView, OperationView
+from provisioning.views import (
+    ClusterRef,
+    ClusterView,
+    CreateStarted,
+    GroupView,
+    OperationView,
+    Page,
+    Slot,
+)
 
 
 class StatusReader(Protocol):
@@ -108,3 +116,26 @@ class Drain(Protocol):
     def receive(self, limit: int) -> list[tuple[Delivery, str]]: ...
 
     def delete(self, delivery: Delivery, pop_receipt: str) -> None: ...
+
+
+class RequesterIndex(Protocol):
+    """Per requester (one partition each): in-flight slots, and the requests newest first.
+
+    ``key`` is a requester's oid, ``queue``, or ``$all`` (every request, for ``ReadAll``).
+    """
+
+    def slots(self, key: str) -> list[Slot]: ...
+
+    def take(self, key: str, number: int, request_id: str, now: datetime) -> bool:
+        """Claim slot ``number`` (an insert); False when someone holds it already."""
+        ...
+
+    def free(self, key: str, slot: Slot) -> None:
+        """Delete ``slot`` if it is unchanged since it was read (else leave it)."""
+        ...
+
+    def note(self, key: str, request_id: str, created_at: datetime) -> None:
+        """List ``request_id`` under ``key`` (an upsert: noting twice stays one row)."""
+        ...
+
+    def page(self, key: str, size: int, continuation: str | None) -> Page: ...

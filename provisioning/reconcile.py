@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from provisioning.admission import ALL_KEY, admit_queue_message
 from provisioning.contract import (
     ClusterRequest,
     parse_accepted,
@@ -31,7 +32,6 @@ from provisioning.decisions import (
     created_for,
     fail,
     ownership_error,
-    policy_error,
     resource_tags,
 )
 from provisioning.errors import (
@@ -42,13 +42,14 @@ from provisioning.errors import (
     TerminalError,
     TransientError,
 )
+from provisioning.identity import QUEUE_KEY
 from provisioning.messages import (
     ChainMessage,
     Delivery,
     new_chain_token,
     parse_chain_message,
 )
-from provisioning.ports import Arm, Outbox, StatusStore
+from provisioning.ports import Arm, Outbox, RequesterIndex, StatusStore
 from provisioning.settings import Settings
 from provisioning.status import Phase, StatusRecord
 from provisioning.table_limits import TooLargeToStore
@@ -66,6 +67,7 @@ class Deps:
     outbox: Outbox
     clock: Callable[[], datetime]
     jitter: Callable[[], float]
+    requesters: RequesterIndex
 
 
 def handle(delivery: Delivery, deps: Deps) -> None:
@@ -94,7 +96,13 @@ def _handle_request(delivery: Delivery, deps: Deps) -> None:
     except InvalidRequest as exc:
         _reject(delivery, exc, exc.request_id or readable_request_id(delivery.body), deps)
         return
-    refused = policy_error(request, settings)
+    refused = admit_queue_message(
+        request,
+        settings=settings,
+        requesters=deps.requesters,
+        status=deps.status,
+        now=deps.clock(),
+    )
     if refused is not None:
         _reject(delivery, refused, request.request_id, deps, request)
         return
@@ -106,6 +114,7 @@ def _handle_request(delivery: Delivery, deps: Deps) -> None:
         _reject(delivery, exc, request.request_id, deps)
         return
     if stored is not None:
+        deps.requesters.note(ALL_KEY, stored.request_id, stored.created_at)
         _run_step(stored, request, delivery, deps)
         return
     record = deps.status.get(request.request_id)
@@ -136,6 +145,7 @@ def _handle_request(delivery: Delivery, deps: Deps) -> None:
                 etag=record.etag,
                 resource_group_id=record.resource_group_id,
                 cluster_id=record.cluster_id,
+                requested_by=record.requested_by,
             )
         )
         if redriven is None:
@@ -157,12 +167,15 @@ def _handle_chain(chain: ChainMessage, delivery: Delivery, deps: Deps) -> None:
         if record.step == chain.step + 1 and record.advanced_by == delivery.id:
             _redelivered(record, delivery, deps)
             return
+    requester = record.requested_by.key if record is not None else "unknown"
     log.info(
-        "request %s: stale message dropped (run %s, step %s): another delivery moved on",
+        "request %s: stale message dropped (run %s, step %s, requested by %s): another "
+        "delivery moved on",
         chain.request_id,
         chain.run,
         chain.step,
-        extra={"request_id": chain.request_id, "outcome": "stale"},
+        requester,
+        extra={"request_id": chain.request_id, "requested_by": requester, "outcome": "stale"},
     )
 
 
@@ -200,10 +213,11 @@ def _ensure_group(
     record: StatusRecord, request: ClusterRequest, deps: Deps, now: datetime
 ) -> Outcome:
     arm, sub, name = deps.arm, record.subscription_id, record.resource_group
+    tags = resource_tags(request, record.requested_by)
     group = arm.get_group(sub, name)
     if not group.exists and not record.rg_created:
         try:
-            created = arm.create_group(sub, name, request.location, resource_tags(request))
+            created = arm.create_group(sub, name, request.location, tags)
         except ArmCallFailed as exc:
             if exc.handling is not Handling.GROUP_BEING_DELETED:
                 raise
@@ -212,7 +226,7 @@ def _ensure_group(
             record = replace(record, rg_created=True, resource_group_id=created.id)
             group = arm.get_group(sub, name)  # the one visibility check of this step
     elif group.exists and not record.rg_created:
-        refused = ownership_error(group, deps.settings)
+        refused = ownership_error(group, deps.settings, record.requested_by)
         if refused is not None:
             raise refused
     if group.id:
@@ -229,7 +243,7 @@ def _start_cluster(
     arm, settings = deps.arm, deps.settings
     try:
         started = arm.start_cluster_create(
-            record.cluster_ref, cluster_body(request), create_only=True
+            record.cluster_ref, cluster_body(request, record.requested_by), create_only=True
         )
     except ArmCallFailed as exc:
         handling = exc.handling
@@ -275,7 +289,7 @@ def _existing_cluster(
         )
     if cluster.state == "Failed":
         started = deps.arm.start_cluster_create(
-            record.cluster_ref, cluster_body(request), create_only=False
+            record.cluster_ref, cluster_body(request, record.requested_by), create_only=False
         )
         return cluster_started(
             record,
@@ -373,11 +387,17 @@ def _reject(
         except TooLargeToStore:
             continue  # then the bare failed record (no payload), which always fits
     log.error(
-        "request %s rejected: %s: %s",
+        "request %s rejected: %s: %s (requested by %s)",
         log_text(request_id or "(unreadable)"),
         info.code,
         log_text(info.message, LOG_MESSAGE_LIMIT),
-        extra={"request_id": request_id, "outcome": "rejected", "error_code": info.code},
+        QUEUE_KEY,
+        extra={
+            "request_id": request_id,
+            "requested_by": QUEUE_KEY,
+            "outcome": "rejected",
+            "error_code": info.code,
+        },
     )
     deps.outbox.send_poison(delivery.wire)
 
@@ -388,14 +408,16 @@ def _log(
     # The Python worker forwards only a record's text to the Portal, so the fields are in it.
     log.log(
         level,
-        "request %s [%s, attempt %d/%d]: %s",
+        "request %s [%s, attempt %d/%d, requested by %s]: %s",
         record.request_id,
         record.phase.value,
         record.attempt,
         record.max_attempts,
+        record.requested_by.key,
         log_text(summary, LOG_MESSAGE_LIMIT),
         extra={
             "request_id": record.request_id,
+            "requested_by": record.requested_by.key,
             "phase": record.phase.value,
             "attempt": record.attempt,
             "outcome": summary,

@@ -13,15 +13,25 @@ from datetime import timedelta
 from azure.identity import DefaultAzureCredential
 
 from provisioning.arm import Arm
+from provisioning.bearer import (
+    SigningKeys,
+    TokenRules,
+    TokenValidator,
+    https_fetch,
+    issuer_of,
+    metadata_url,
+)
 from provisioning.credentials import SharedTokenCredential
+from provisioning.front_door import FrontDoor
 from provisioning.messages import new_chain_token
 from provisioning.reconcile import Deps
-from provisioning.settings import get_settings
+from provisioning.settings import Settings, get_settings
 from provisioning.status import utc_now
 from provisioning.storage import (
     DrainQueue,
     Outbox,
     PoisonArchive,
+    RequesterTable,
     StatusStore,
     StorageConnection,
     TableDueIndex,
@@ -39,6 +49,7 @@ class Runtime:
     deps: Deps
     archive: PoisonArchive
     sweep: SweepDeps
+    front_door: FrontDoor | None  # None without ENTRA_TENANT_ID
 
 
 _runtime: Runtime | None = None
@@ -66,8 +77,9 @@ def _build_runtime() -> Runtime:
     storage = StorageConnection.from_env(os.environ)
     status_table = storage.table(settings.status_table)
     archive_table = storage.table(settings.poison_archive_table)
-    ensure_table(status_table)
-    ensure_table(archive_table)
+    requester_table = storage.table(settings.requester_table)
+    for table in (status_table, archive_table, requester_table):
+        ensure_table(table)
     index = TableDueIndex(status_table)
     status = StatusStore(
         status_table, index, first_look=timedelta(minutes=settings.sweeper_overdue_minutes)
@@ -84,6 +96,7 @@ def _build_runtime() -> Runtime:
         outbox=outbox,
         clock=utc_now,
         jitter=lambda: random.uniform(0, 1),
+        requesters=RequesterTable(requester_table),
     )
     sweep = SweepDeps(
         settings=settings,
@@ -95,4 +108,36 @@ def _build_runtime() -> Runtime:
         clock=utc_now,
         new_chain=new_chain_token,
     )
-    return Runtime(deps=deps, archive=archive, sweep=sweep)
+    authenticator = _authenticator(settings)
+    front_door = (
+        None
+        if authenticator is None
+        else FrontDoor(
+            settings=settings,
+            authenticator=authenticator,
+            status=deps.status,
+            requesters=deps.requesters,
+            outbox=deps.outbox,
+            clock=utc_now,
+        )
+    )
+    return Runtime(deps=deps, archive=archive, sweep=sweep, front_door=front_door)
+
+
+def get_front_door() -> FrontDoor | None:
+    """The HTTP front door, or None without ENTRA_TENANT_ID (checked before any storage)."""
+    if get_settings().entra_tenant_id is None:
+        return None
+    return get_runtime().front_door
+
+
+def _authenticator(settings: Settings) -> TokenValidator | None:
+    """Keys are fetched on the first call, then cached (see provisioning.bearer)."""
+    tenant = settings.entra_tenant_id
+    if tenant is None:
+        return None
+    host = settings.entra_authority_host
+    rules = TokenRules(
+        issuer=issuer_of(host, tenant), audiences=settings.entra_api_audiences, tenant_id=tenant
+    )
+    return TokenValidator(rules, SigningKeys(metadata_url(host, tenant), https_fetch()))

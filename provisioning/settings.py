@@ -15,8 +15,19 @@ from typing import TypeVar
 from urllib.parse import urlsplit
 
 from provisioning.contract import canonical_uuid, normalise_location
+from provisioning.policy import Limits, PolicyError, RequestPolicy, parse_policy
 
 DEFAULT_ARM_ENDPOINT = "https://management.azure.com"
+# General-purpose sizes (Dsv5 and Dasv5, 2-8 vCPUs): what most clusters need, none of the
+# expensive families (GPU, memory- or storage-optimised) unless an operator allows them.
+DEFAULT_VM_SIZES = (
+    "Standard_D2s_v5",
+    "Standard_D4s_v5",
+    "Standard_D8s_v5",
+    "Standard_D2as_v5",
+    "Standard_D4as_v5",
+    "Standard_D8as_v5",
+)
 # Queue names: 3-63 lowercase letters, digits and single hyphens; 56 leaves room for "-poison".
 _QUEUE = re.compile(r"^[a-z0-9](?!.*--)[a-z0-9-]{1,54}[a-z0-9]$")
 _TABLE = re.compile(r"^[A-Za-z][A-Za-z0-9]{2,62}$")
@@ -54,6 +65,25 @@ class Settings:
     sweeper_schedule: str = "0 */5 * * * *"
     sweeper_overdue_minutes: float = 15
     status_retention_days: int = 90
+    requester_table: str = "provisioningrequesters"
+    allowed_vm_sizes: frozenset[str] = frozenset(v.casefold() for v in DEFAULT_VM_SIZES)
+    max_in_flight_per_requester: int = 5
+    request_policy: RequestPolicy = field(default_factory=RequestPolicy)
+    entra_tenant_id: str | None = None
+    entra_api_audiences: frozenset[str] = field(default_factory=frozenset)
+    entra_authority_host: str = "https://login.microsoftonline.com"
+
+    @property
+    def global_limits(self) -> Limits:
+        """The global settings as a rule: every caller's rule is capped by it."""
+        return Limits(
+            subscriptions=self.allowed_subscriptions,
+            locations=self.allowed_locations or None,
+            vm_sizes=self.allowed_vm_sizes,
+            max_node_count=self.max_node_count,
+            max_in_flight=self.max_in_flight_per_requester,
+            source="the global settings",
+        )
 
     @property
     def poison_queue_name(self) -> str:
@@ -123,7 +153,23 @@ class Settings:
             sweeper_schedule=reader.text("SWEEPER_SCHEDULE", "0 */5 * * * *", _NCRONTAB),
             sweeper_overdue_minutes=reader.minutes("SWEEPER_OVERDUE_MINUTES", 15),
             status_retention_days=reader.integer("STATUS_RETENTION_DAYS", 90, 1, 3650),
+            requester_table=reader.text("REQUESTER_TABLE_NAME", default.requester_table, _TABLE),
+            allowed_vm_sizes=reader.vm_size_set("ALLOWED_VM_SIZES"),
+            max_in_flight_per_requester=reader.integer(
+                "MAX_IN_FLIGHT_PER_REQUESTER", default.max_in_flight_per_requester, 1, 1000
+            ),
+            request_policy=reader.policy("REQUEST_POLICY"),
+            entra_tenant_id=reader.guid("ENTRA_TENANT_ID"),
+            entra_api_audiences=frozenset(reader.items("ENTRA_API_AUDIENCE")),
+            entra_authority_host=reader.https_url(
+                "ENTRA_AUTHORITY_HOST", default.entra_authority_host
+            ),
         )
+        if settings.entra_tenant_id and not settings.entra_api_audiences:
+            raise SettingsError(
+                "ENTRA_API_AUDIENCE is empty: with ENTRA_TENANT_ID set, name the API's client id "
+                "and/or api://<client id>"
+            )
         return settings
 
 
@@ -191,16 +237,35 @@ class _Reader:
         return value.rstrip("/")
 
     def guid_set(self, name: str) -> frozenset[str]:
-        items = self._items(name)
+        items = self.items(name)
         for item in items:
             if canonical_uuid(item) is None:
                 raise SettingsError(f"{name} has {item!r}, which is not a subscription GUID")
         return frozenset(item.lower() for item in items)
 
     def location_set(self, name: str) -> frozenset[str]:
-        return frozenset(normalise_location(item) for item in self._items(name))
+        return frozenset(normalise_location(item) for item in self.items(name))
 
-    def _items(self, name: str) -> list[str]:
+    def vm_size_set(self, name: str) -> frozenset[str]:
+        items = self.items(name) or list(DEFAULT_VM_SIZES)
+        return frozenset(item.casefold() for item in items)
+
+    def guid(self, name: str) -> str | None:
+        value = self._raw(name)
+        if value is None:
+            return None
+        guid = canonical_uuid(value)
+        if guid is None:
+            raise SettingsError(f"{name}={value!r} is not a GUID")
+        return guid
+
+    def policy(self, name: str) -> RequestPolicy:
+        try:
+            return parse_policy(self._raw(name))
+        except PolicyError as exc:
+            raise SettingsError(f"{name} {exc}") from None
+
+    def items(self, name: str) -> list[str]:
         value = self._raw(name) or ""
         return [item.strip() for item in value.split(",") if item.strip()]
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from provisioning.contract import ClusterRequest
 from provisioning.errors import ErrorInfo
+from provisioning.identity import QUEUE, Requester
 from provisioning.messages import ChainMessage
 from provisioning.views import ClusterRef
 
@@ -81,6 +82,7 @@ class StatusRecord:
     resource_group_id: str | None = None
     cluster_id: str | None = None
     error: ErrorInfo | None = None
+    requested_by: Requester = QUEUE
     etag: str | None = None
 
     @classmethod
@@ -93,6 +95,7 @@ class StatusRecord:
         run: int = 1,
         chain: str = "",
         max_attempts: int = 12,
+        requested_by: Requester = QUEUE,
     ) -> StatusRecord:
         """The first record of a run of ``request``: checking its group, attempt 1."""
         return cls(
@@ -112,6 +115,7 @@ class StatusRecord:
             chain=chain,
             advanced_by=advanced_by,
             max_attempts=max_attempts,
+            requested_by=requested_by,
         )
 
     @property
@@ -170,7 +174,7 @@ class StatusRecord:
                 value = iso(value)
             elif isinstance(value, Phase):
                 value = value.value
-            elif isinstance(value, ErrorInfo):
+            elif isinstance(value, ErrorInfo | Requester):
                 value = json.dumps(value.to_dict(), ensure_ascii=False)
             if value is not None:
                 entity[name] = value
@@ -188,6 +192,8 @@ class StatusRecord:
             fields[name] = _parse_time(fields.get(name))
         if fields.get("error"):
             fields["error"] = ErrorInfo.from_dict(json.loads(fields["error"]))
+        if fields.get("requested_by"):
+            fields["requested_by"] = Requester.from_dict(json.loads(fields["requested_by"]))
         for name in ("run", "step", "attempt", "max_attempts", "transient_failures"):
             if name in fields:
                 fields[name] = int(fields[name])
@@ -207,4 +213,6 @@ class StatusRecord:
             "run": self.run,
             "resource_group_id": self.resource_group_id,
             "cluster_id": self.cluster_id,
+            "requested_by": self.requested_by.to_dict(),
+            "created_at": iso(self.created_at),
         }

@@ -7,6 +7,8 @@ uses: a connection string, or the identity-based form (``__queueServiceUri`` and
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -30,6 +32,7 @@ from provisioning.poison import UNREADABLE
 from provisioning.settings import SettingsError
 from provisioning.status import ROW_KEY, StatusRecord, iso
 from provisioning.table_limits import check_fits
+from provisioning.views import Page, Slot
 
 CONNECTION = "AzureWebJobsStorage"
 # Longer than any wait the app schedules (visibility checks, a group's deletion, the AKS watch).
@@ -307,3 +310,94 @@ class DrainQueue:
     def delete(self, delivery: Delivery, pop_receipt: str) -> None:
         with contextlib.suppress(ResourceNotFoundError):
             self._queue.delete_message(delivery.id, pop_receipt)
+
+
+_SLOT = "slot-"
+_LISTED = "r-"  # listing rows sort before slots ("r-" < "slot-")
+_NEWEST_FIRST = 10**13  # RowKeys sort ascending: (this - epoch ms) puts the newest first
+
+
+class RequesterTable:
+    """The per-requester partitions of ``inflight.take_slot`` and of the listing route."""
+
+    def __init__(self, table: TableClient) -> None:
+        self._table = table
+
+    def slots(self, key: str) -> list[Slot]:
+        rows = self._table.query_entities(
+            "PartitionKey eq @pk and RowKey ge @lo and RowKey lt @hi",
+            parameters={"pk": key, "lo": _SLOT, "hi": "slot."},
+        )
+        return [
+            Slot(
+                number=int(str(row["RowKey"])[len(_SLOT) :]),
+                request_id=str(row.get("request_id", "")),
+                taken_at=datetime.fromisoformat(str(row["taken_at"]).replace("Z", "+00:00")),
+                etag=row.metadata.get("etag"),
+            )
+            for row in rows
+        ]
+
+    def take(self, key: str, number: int, request_id: str, now: datetime) -> bool:
+        entity = {
+            "PartitionKey": key,
+            "RowKey": f"{_SLOT}{number:03d}",
+            "request_id": request_id,
+            "taken_at": iso(now),
+        }
+        try:
+            self._table.create_entity(entity)
+        except ResourceExistsError:
+            return False
+        return True
+
+    def free(self, key: str, slot: Slot) -> None:
+        with contextlib.suppress(ResourceModifiedError, ResourceNotFoundError):
+            self._table.delete_entity(
+                key,
+                f"{_SLOT}{slot.number:03d}",
+                etag=slot.etag,
+                match_condition=MatchConditions.IfNotModified,
+            )
+
+    def note(self, key: str, request_id: str, created_at: datetime) -> None:
+        inverted = _NEWEST_FIRST - int(created_at.timestamp() * 1000)
+        entity = {
+            "PartitionKey": key,
+            "RowKey": f"{_LISTED}{inverted:013d}-{request_id}",
+            "request_id": request_id,
+        }
+        self._table.upsert_entity(entity, mode=UpdateMode.REPLACE)
+
+    def page(self, key: str, size: int, continuation: str | None) -> Page:
+        after = _decode_continuation(continuation) or _LISTED
+        rows = self._table.query_entities(
+            "PartitionKey eq @pk and RowKey gt @after and RowKey lt @hi",
+            parameters={"pk": key, "after": after, "hi": "r."},
+            results_per_page=size,
+            select=["RowKey", "request_id"],
+        )
+        items = [dict(row) for row in next(iter(rows.by_page()), ())][:size]
+        more = len(items) == size
+        last = str(items[-1]["RowKey"]) if items and more else None
+        return Page(
+            request_ids=tuple(str(row["request_id"]) for row in items),
+            continuation=_encode_continuation(last) if last else None,
+        )
+
+
+def _encode_continuation(row_key: str) -> str:
+    return base64.urlsafe_b64encode(row_key.encode()).decode().rstrip("=")
+
+
+def _decode_continuation(token: str | None) -> str | None:
+    """The RowKey a page starts after; ValueError for a token this app did not make."""
+    if not token:
+        return None
+    try:
+        row_key = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        row_key = ""
+    if not row_key.startswith(_LISTED):
+        raise ValueError("continuation is not a token this API returned")
+    return row_key

@@ -11,7 +11,6 @@ from provisioning.poison import handle_poison
 from provisioning.reconcile import handle
 from provisioning.runtime import get_runtime
 from provisioning.settings import get_settings
-from provisioning.status_api import status_answer
 from provisioning.storage import CONNECTION
 
 bp = func.Blueprint()  # type: ignore[no-untyped-call]
@@ -37,13 +36,4 @@ def archive_poison(msg: func.QueueMessage) -> None:
     runtime = get_runtime()
     handle_poison(
         _delivery(msg), runtime.deps.status, runtime.archive, get_settings().poison_queue_name
-    )
-
-
-@bp.route(route="provisioning/{request_id}", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
-def provisioning_status(req: func.HttpRequest) -> func.HttpResponse:
-    """The SPA's view of one request."""
-    answer = status_answer(req.route_params.get("request_id", ""), get_runtime().deps.status)
-    return func.HttpResponse(
-        answer.body, status_code=answer.status_code, mimetype="application/json"
     )

@@ -1,4 +1,5 @@
-"""What the app reads back from ARM, as plain data: the ARM client's answers, the decisions' input.
+"""What the app reads back from ARM and storage, as plain data: the clients' answers, the decisions'
+input.
 
 A neutral module: the SDK adapter (``arm``) builds these, the pure rules (``decisions``) read
 them, and neither needs the other to do so.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from provisioning.errors import ErrorInfo
@@ -28,6 +30,7 @@ class GroupView:
     state: str | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
     id: str | None = None
+    managed_by: str | None = None  # ARM's managedBy: an AKS node group, a managed app
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,3 +60,21 @@ class ProviderView:
 
     registration_state: str | None
     resource_types: tuple[dict[str, Any], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Slot:
+    """One in-flight slot of a requester (see ``inflight``): which request holds it, since when."""
+
+    number: int
+    request_id: str
+    taken_at: datetime
+    etag: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page of a requester's request ids, newest first, and where the next page starts."""
+
+    request_ids: tuple[str, ...]
+    continuation: str | None

@@ -16,6 +16,9 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+from localazure.entra import Tenant
+from localazure.entra.app import metadata_document
+from provisioning.bearer import SigningKeys, TokenRules, TokenValidator, issuer_of, metadata_url
 from provisioning.due_index import DueEntry, slot_of
 from provisioning.errors import ArmCallFailed, ErrorInfo
 from provisioning.messages import ChainMessage, Delivery
@@ -23,7 +26,15 @@ from provisioning.poison import UNREADABLE
 from provisioning.reconcile import Deps
 from provisioning.settings import Settings
 from provisioning.status import StatusRecord, iso
-from provisioning.views import ClusterRef, ClusterView, CreateStarted, GroupView, OperationView
+from provisioning.views import (
+    ClusterRef,
+    ClusterView,
+    CreateStarted,
+    GroupView,
+    OperationView,
+    Page,
+    Slot,
+)
 
 IN_PROGRESS = OperationView("InProgress", None, None)
 
@@ -153,6 +164,45 @@ class MemoryDrain:
         self.messages.pop(delivery.id, None)
 
 
+class MemoryRequesterIndex:
+    """The requester table: slots are inserts that conflict, frees are ETag-conditional."""
+
+    def __init__(self) -> None:
+        self.slots_by_key: dict[str, dict[int, Slot]] = defaultdict(dict)
+        self.listed: dict[str, dict[str, datetime]] = defaultdict(dict)
+        self.calls: list[str] = []
+        self._etags = itertools.count(1)
+
+    def slots(self, key: str) -> list[Slot]:
+        self.calls.append("slots")
+        return sorted(self.slots_by_key[key].values(), key=lambda slot: slot.number)
+
+    def take(self, key: str, number: int, request_id: str, now: datetime) -> bool:
+        self.calls.append("take")
+        if number in self.slots_by_key[key]:
+            return False
+        etag = f'W/"{next(self._etags)}"'
+        self.slots_by_key[key][number] = Slot(number, request_id, now, etag)
+        return True
+
+    def free(self, key: str, slot: Slot) -> None:
+        self.calls.append("free")
+        current = self.slots_by_key[key].get(slot.number)
+        if current is not None and current.etag == slot.etag:
+            del self.slots_by_key[key][slot.number]
+
+    def note(self, key: str, request_id: str, created_at: datetime) -> None:
+        self.calls.append("note")
+        self.listed[key][request_id] = created_at
+
+    def page(self, key: str, size: int, continuation: str | None) -> Page:
+        ordered = sorted(self.listed[key].items(), key=lambda item: (item[1], item[0]))[::-1]
+        start = int(continuation or 0)
+        chunk = ordered[start : start + size]
+        more = start + size < len(ordered)
+        return Page(tuple(rid for rid, _ in chunk), str(start + size) if more else None)
+
+
 @dataclass
 class FakeArm:
     """ARM as one subscription shows it: groups and clusters by name, scripted failures.
@@ -239,6 +289,7 @@ class World:
     outbox: MemoryOutbox = field(default_factory=MemoryOutbox)
     arm: FakeArm = field(default_factory=FakeArm)
     archive: MemoryArchive = field(default_factory=MemoryArchive)
+    requesters: MemoryRequesterIndex = field(default_factory=MemoryRequesterIndex)
 
     @property
     def deps(self) -> Deps:
@@ -249,4 +300,51 @@ class World:
             outbox=self.outbox,
             clock=lambda: self.now,
             jitter=lambda: 0.0,
+            requesters=self.requesters,
         )
+
+
+class MemoryDirectory:
+    """A tenant's OpenID metadata and JWKS, served by a fetch function; counts fetches."""
+
+    def __init__(self, tenant: Tenant) -> None:
+        self.tenant = tenant
+        self.fetched: list[str] = []
+        self.down = False
+
+    def __call__(self, url: str) -> dict[str, Any]:
+        self.fetched.append(url)
+        if self.down:
+            raise OSError("connection refused")
+        document = metadata_document(self.tenant)
+        if url == metadata_url(self.tenant.authority_host, self.tenant.tenant_id):
+            return document
+        if url == document["jwks_uri"]:
+            return self.tenant.keys.jwks()
+        raise OSError(f"404 {url}")
+
+
+class Clock:
+    """A monotonic clock that moves only when a test moves it."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def memory_validator(
+    directory: MemoryDirectory, audience: str, clock: Clock | None = None
+) -> tuple[TokenValidator, SigningKeys]:
+    """The app's token validator for ``directory``'s tenant, with ``audience`` in both forms."""
+    tenant = directory.tenant
+    keys = SigningKeys(
+        metadata_url(tenant.authority_host, tenant.tenant_id), directory, clock=clock or Clock()
+    )
+    rules = TokenRules(
+        issuer=issuer_of(tenant.authority_host, tenant.tenant_id),
+        audiences=frozenset({audience, f"api://{audience}"}),
+        tenant_id=tenant.tenant_id,
+    )
+    return TokenValidator(rules, keys), keys

@@ -21,7 +21,8 @@ const request = {
 const id = await enqueueRequest(queue, request);
 console.log(`queued ${id}`);
 if (env.API_BASE) {
-  const headers = env.FUNCTION_KEY ? { "x-functions-key": env.FUNCTION_KEY } : {};
+  // The status route takes an Entra ID access token for the API (no function key).
+  const headers = env.ACCESS_TOKEN ? { Authorization: `Bearer ${env.ACCESS_TOKEN}` } : {};
   const done = await followStatus(env.API_BASE, id, {
     headers,
     everyMs: 500,

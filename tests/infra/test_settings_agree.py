@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from provisioning.settings import Settings
+from provisioning.settings import DEFAULT_VM_SIZES, Settings
 from tests.infra import bicep
 
 SETTINGS_PY = bicep.ROOT / "provisioning" / "settings.py"
@@ -84,6 +84,18 @@ def _evaluate(node: ast.expr, names: dict[str, object]) -> object:
     raise AssertionError(f"cannot evaluate {ast.unparse(node)} statically")
 
 
+def _azd_default(value: object, name: str) -> str:
+    """A parameter's value as the app gets it by default: azd's ``${NAME=default}`` (taken from
+    the environment variable of the setting's own name, so an operator can set it with
+    ``azd env set NAME ...``) stands for its default."""
+    text = _as_setting_text(value)
+    found = re.fullmatch(r"\$\{(\w+)=(.*)\}", text)
+    if found is None:
+        return text
+    assert found.group(1) == name, f"{text} should read the variable {name}"
+    return found.group(2)
+
+
 def _as_setting_text(value: object) -> str:
     if isinstance(value, bool):
         return str(value).lower()
@@ -97,7 +109,14 @@ def settings_read_by_settings_py() -> tuple[CodeSetting, ...]:
     """Every reader.<kind>("NAME", ...) call in provisioning/settings.py, with its default."""
     tree = ast.parse(SETTINGS_PY.read_text(encoding="utf-8"))
     constants = _module_constants(tree)
-    no_default = {"guid_set": "", "location_set": ""}
+    no_default = {
+        "guid_set": "",
+        "location_set": "",
+        "guid": "",
+        "items": "",
+        "policy": "",
+        "vm_size_set": ",".join(DEFAULT_VM_SIZES),
+    }
     # Defaults are the dataclass fields' (``default.<field>`` in from_env): read them from there.
     defaults = Settings()
     found = []
@@ -235,7 +254,7 @@ def test_every_app_setting_has_its_documented_default() -> None:
             )
         if param not in parameters:
             problems.append(f"main.parameters.json has no {param}")
-        elif _as_setting_text(parameters[param]["value"]) != setting.default:
+        elif _azd_default(parameters[param]["value"], setting.name) != setting.default:
             problems.append(
                 f"main.parameters.json: {param} = {parameters[param]['value']!r}, "
                 f"code default {setting.default!r}"

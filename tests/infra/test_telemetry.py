@@ -19,7 +19,7 @@ pytest.importorskip("opentelemetry.sdk", reason="opentelemetry-sdk is a dev requ
 from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter
 
 REQUEST_ID = telemetry.REQUEST_ID
-FIELDS = ("request_id", "phase", "attempt", "outcome")
+FIELDS = ("request_id", "phase", "attempt", "outcome", "requested_by")
 
 
 @pytest.fixture
@@ -53,6 +53,7 @@ def test_one_requests_log_records_carry_its_fields(
     assert accepted.attributes["phase"] == "creating_cluster"
     assert failed.attributes["phase"] == "failed"
     assert failed.attributes["error_code"] == "QuotaExceeded"
+    assert failed.attributes["requested_by"] == "queue"  # the requester's oid, or queue
     assert failed.severity_text == "ERROR"
 
 
@@ -64,6 +65,6 @@ def test_sdk_request_logging_is_not_exported(exporter: InMemoryLogRecordExporter
 
 def test_the_emitted_fields_are_the_documented_ones() -> None:
     """The scenarios' records carry exactly the fields the README and the queries document."""
-    steps = {"request_id", "phase", "attempt", "outcome", "error_code"}
+    steps = {"request_id", "phase", "attempt", "outcome", "error_code", "requested_by"}
     sweeper = {"overdue", "rearmed", "drained", "deleted"}  # the sweeper's tick line
     assert telemetry.emitted_fields() == steps | sweeper

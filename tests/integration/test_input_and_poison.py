@@ -143,11 +143,19 @@ def _trigger(function: object) -> dict[str, Any]:
 
 
 def test_bindings_as_the_host_would_index_them() -> None:
-    """Both queue triggers and the HTTP route, with their queue names, connection and auth."""
+    """Both queue triggers and the HTTP routes, with their queue names, connection and auth
+    (anonymous at the Functions level: every call is authenticated in code, no function key)."""
     import function_app
 
     functions = {f.get_function_name(): f for f in function_app.app.get_functions()}
-    assert set(functions) == {"provision", "archive_poison", "provisioning_status", "sweep_status"}
+    assert set(functions) == {
+        "provision",
+        "archive_poison",
+        "provisioning_status",
+        "submit_provisioning",
+        "list_provisioning",
+        "sweep_status",
+    }
     timer = _trigger(functions["sweep_status"])
     assert (timer["type"], timer["schedule"]) == ("timerTrigger", "0 */5 * * * *")
     trigger, poison, http = (
@@ -163,5 +171,14 @@ def test_bindings_as_the_host_would_index_them() -> None:
         "AzureWebJobsStorage",
     )
     assert http["route"] == "provisioning/{request_id}"
-    assert http["authLevel"] == func.AuthLevel.FUNCTION
     assert [str(m.value) for m in http["methods"]] == ["GET"]
+    routes = {
+        name: _trigger(functions[name])
+        for name in ("provisioning_status", "submit_provisioning", "list_provisioning")
+    }
+    assert {(r["route"], str(r["methods"][0].value)) for r in routes.values()} == {
+        ("provisioning/{request_id}", "GET"),
+        ("provisioning", "POST"),
+        ("provisioning", "GET"),
+    }
+    assert {r["authLevel"] for r in routes.values()} == {func.AuthLevel.ANONYMOUS}

@@ -8,16 +8,15 @@ be called once per process).
 from __future__ import annotations
 
 import re
-import urllib.request
 import uuid
 from collections.abc import Callable
 from typing import Any
-from urllib.error import HTTPError
 
 import requests
 
 from localazure.arm import DEFAULT_SUBSCRIPTION, ArmEmulator
 from localazure.azurite import Azurite
+from localazure.entra import user_principal
 from localazure.tokens import mint_token
 from tests.plugins.provisioner import (
     Provisioner,
@@ -219,7 +218,7 @@ def test_no_secret_reaches_the_log_over_a_run_with_faults(
 def test_status_errors_reveal_nothing_about_other_requests(
     provisioner: Provisioner, figures: FigureLog
 ) -> None:
-    """404/400 answers name nothing but the id asked for; there is no listing route."""
+    """404/400 answers name nothing but the id asked for; the listing shows no one else's."""
     request = sample_request()
     provisioner.send(request)
     provisioner.wait_for(request["request_id"])
@@ -233,17 +232,16 @@ def test_status_errors_reveal_nothing_about_other_requests(
     code, body = provisioner.status(request["request_id"].upper() + "x")
     assert code == 400
     assert DEFAULT_SUBSCRIPTION not in repr(body) and request["resource_group"] not in repr(body)
-    assert provisioner.host is not None
+    stranger = provisioner.token(
+        user_principal("mallory@contoso.example"), ("Provisioning.Request",)
+    )
     for path in ("/api/provisioning", "/api/provisioning/", "/api/provisioning/*"):
-        try:
-            with urllib.request.urlopen(provisioner.host.http_url + path, timeout=10) as answer:
-                listed = answer.read().decode()
-                assert request["request_id"] not in listed, path
-        except HTTPError as error:
-            assert error.code in (400, 404), path
-            assert request["request_id"] not in error.read().decode(), path
+        for token in (None, stranger):
+            code, answer, _ = provisioner.call("GET", path, token)
+            assert code in (200, 400, 401, 404), path
+            assert request["request_id"] not in repr(answer), path
     _figure(
         figures,
-        "status endpoint errors (404, 400, no listing)",
-        "404/400 name only the id asked for; no route lists requests",
+        "status endpoint errors (404, 400; the listing shows only one's own)",
+        "404/400 name only the id asked for; another caller's listing omits it",
     )

@@ -31,6 +31,7 @@ def test_spa_example_request_is_provisioned(
             "STORAGE_CONNECTION_STRING": app.azurite.connection_string,
             "QUEUE_NAME": app.queue_name,
             "API_BASE": host.http_url,
+            "ACCESS_TOKEN": app.token(),
             "TIMEOUT_MS": "60000",
         },
         capture_output=True,

@@ -20,11 +20,14 @@ from azure.storage.queue import QueueClient, TextBase64EncodePolicy
 
 from localazure.arm import DEFAULT_SUBSCRIPTION, ArmEmulator, Call
 from localazure.azurite import Azurite
+from localazure.entra import EntraStandIn, Principal, app_principal
 from localazure.host.process import LocalHost
 from provisioning.contract import example_request
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TERMINAL = frozenset({"succeeded", "failed"})
+# The operator's backend: reads every request (what the tests poll the status route with).
+OPERATOR = app_principal("provisioning-operator")
 
 
 def sample_request(**overrides: Any) -> dict[str, Any]:
@@ -44,12 +47,14 @@ class Provisioner:
         self,
         azurite: Azurite,
         arm: ArmEmulator,
+        entra: EntraStandIn,
         settings: dict[str, str],
         start_host: Callable[..., LocalHost],
     ) -> None:
         self._start_host = start_host
         self.azurite = azurite
         self.arm = arm
+        self.entra = entra
         suffix = uuid.uuid4().hex[:10]
         self.queue_name = f"prov-{suffix}"
         self.settings = {
@@ -60,7 +65,9 @@ class Provisioner:
             "ALLOWED_SUBSCRIPTIONS": DEFAULT_SUBSCRIPTION,
             "CLUSTER_WATCH_DELAY_SECONDS": "1",
             "PROVIDER_REGISTRATION_DELAY_SECONDS": "1",
+            "REQUESTER_TABLE_NAME": f"requesters{suffix}",
             **arm.env(),
+            **entra.env(),
             **settings,
         }
         self.host: LocalHost | None = None
@@ -88,14 +95,34 @@ class Provisioner:
             self.azurite.connection_string, self.queue_name
         ).send_message(text)
 
-    def status(self, request_id: str) -> tuple[int, dict[str, Any]]:
+    def token(self, principal: Principal = OPERATOR, roles: tuple[str, ...] = ()) -> str:
+        """A token from the tenant stand-in; the operator reads everything by default."""
+        return self.entra.token(principal, roles=roles or ("Provisioning.ReadAll",))
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        token: str | None = None,
+        body: dict[str, Any] | bytes | None = None,
+    ) -> tuple[int, dict[str, Any], dict[str, str]]:
+        """One call to the app's HTTP routes: status, JSON body, headers."""
         assert self.host is not None
-        url = f"{self.host.http_url}/api/provisioning/{request_id}"
+        data = json.dumps(body).encode() if isinstance(body, dict) else body
+        request = urllib.request.Request(f"{self.host.http_url}{path}", data=data, method=method)
+        if token is not None:
+            request.add_header("Authorization", f"Bearer {token}")
+        if data is not None:
+            request.add_header("Content-Type", "application/json")
         try:
-            with urllib.request.urlopen(url, timeout=10) as response:
-                return response.status, json.loads(response.read())
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.status, json.loads(response.read()), dict(response.headers)
         except HTTPError as error:
-            return error.code, json.loads(error.read())
+            return error.code, json.loads(error.read() or b"{}"), dict(error.headers)
+
+    def status(self, request_id: str, token: str | None = None) -> tuple[int, dict[str, Any]]:
+        code, body, _ = self.call("GET", f"/api/provisioning/{request_id}", token or self.token())
+        return code, body
 
     def wait_for(
         self,
@@ -130,8 +157,9 @@ class Provisioner:
         timeout. Unlike ``wait_for`` it does not raise, so a run can count what did not end."""
         deadline = time.monotonic() + timeout
         last: dict[str, Any] | None = None
+        token = self.token()
         while time.monotonic() < deadline:
-            code, body = self.status(request_id)
+            code, body = self.status(request_id, token)
             if code == 200:
                 last = body
                 if done(body):
@@ -197,12 +225,15 @@ def summary(calls: list[Call]) -> list[str]:
 
 @pytest.fixture
 def provisioner_factory(
-    azurite: Azurite, arm: ArmEmulator, start_local_host: Callable[..., LocalHost]
+    azurite: Azurite,
+    arm: ArmEmulator,
+    entra: EntraStandIn,
+    start_local_host: Callable[..., LocalHost],
 ) -> Callable[..., Provisioner]:
     """``provisioner_factory(SETTING="value", ...)``: an app not yet started (call ``start()``)."""
 
     def make(storage: Azurite | None = None, **settings: str) -> Provisioner:
-        return Provisioner(storage or azurite, arm, settings, start_local_host)
+        return Provisioner(storage or azurite, arm, entra, settings, start_local_host)
 
     return make
 

@@ -27,6 +27,7 @@ from provisioning.decisions import (
     visibility,
 )
 from provisioning.errors import ErrorInfo
+from provisioning.identity import Requester
 from provisioning.status import Phase
 from provisioning.views import GroupView
 from tests.unit.factories import (
@@ -43,6 +44,8 @@ from tests.unit.factories import (
 )
 
 SETTINGS = make_settings()
+ALICE = Requester("user", "0a1b2c3d-0000-4000-8000-00000000a11c", "tenant", "alice@contoso.example")
+BOB = Requester("user", "0b0b0b0b-0000-4000-8000-000000000b0b", "tenant", "bob@contoso.example")
 THROTTLED = ErrorInfo("TooManyRequests", "slow down", correlation_id="corr-1")
 PROPERTIES = hypothesis_settings(database=None, deadline=None, max_examples=300)
 retry_afters = st.none() | st.floats(min_value=0, max_value=10_000, allow_nan=False)
@@ -306,13 +309,52 @@ def test_foreign_group_is_refused() -> None:
     "view",
     [
         group(exists=False),
-        group(tags={"managed-by": "aks-provisioner"}),
-        group(tags={"managed-by": "aks-provisioner", "request_id": "someone-else"}),
+        group(tags={"managed-by": "aks-provisioner", "requested-by": "queue"}),
+        group(tags={"managed-by": "aks-provisioner"}),  # made before requesters were recorded
+        group(
+            tags={"managed-by": "aks-provisioner", "request_id": "other", "requested-by": "queue"}
+        ),
     ],
 )
 def test_own_or_missing_group_is_accepted(view: GroupView) -> None:
-    """A missing group, or one tagged managed-by=aks-provisioner, raises no ownership error."""
+    """A missing group, or one this app made for the same requester, raises no ownership error."""
     assert ownership_error(view, SETTINGS) is None
+
+
+@pytest.mark.parametrize(
+    "tags",
+    [
+        {"managed-by": "aks-provisioner", "requested-by": ALICE.key},
+        {"managed-by": "aks-provisioner"},  # made before requesters: the queue's
+    ],
+)
+def test_app_group_of_another_requester_is_refused(tags: dict[str, str]) -> None:
+    """Ownership is per requester: a group this app made for someone else is not reused."""
+    error = ownership_error(group(tags=tags), SETTINGS, BOB)
+    assert error is not None
+    assert error.info.code == "ResourceGroupNotOwned"
+    assert "another requester" in error.info.message or "requested-by" in error.info.message
+
+
+def test_app_group_of_the_same_requester_is_reused() -> None:
+    """Bob's group (requested-by=Bob's oid) takes Bob's next cluster."""
+    tags = {"managed-by": "aks-provisioner", "requested-by": BOB.key}
+    assert ownership_error(group(tags=tags), SETTINGS, BOB) is None
+
+
+@pytest.mark.parametrize("adopt", ["true", "false"])
+def test_group_managed_by_another_resource_is_never_a_target(adopt: str) -> None:
+    """ARM managedBy set (an AKS node group, a managed app): refused even with adoption on."""
+    view = replace(
+        group(tags={"managed-by": "aks-provisioner", "requested-by": BOB.key}),
+        managed_by="/subscriptions/x/resourceGroups/rg/providers/Microsoft.ContainerService/"
+        "managedClusters/aks",
+    )
+    settings = make_settings(ADOPT_EXISTING_RESOURCE_GROUPS=adopt)
+    error = ownership_error(view, settings, BOB)
+    assert error is not None
+    assert error.info.code == "ResourceGroupNotOwned"
+    assert "managedClusters/aks" in error.info.message
 
 
 @pytest.mark.parametrize("tags", [{}, {"managed-by": "terraform"}])
@@ -550,14 +592,17 @@ def test_cluster_body_omits_version_when_not_requested() -> None:
     assert "kubernetesVersion" not in body["properties"]
 
 
-def test_cluster_body_carries_the_app_tags() -> None:
-    """The cluster is tagged managed-by=aks-provisioner and request_id, plus the user's tags."""
-    body = cluster_body(make_request(tags={"team": "a", "cost": "42"}))
+@pytest.mark.parametrize(("requester", "tag"), [(None, "queue"), (ALICE, ALICE.oid)])
+def test_cluster_body_carries_the_app_tags(requester: Requester | None, tag: str) -> None:
+    """The cluster is tagged managed-by, request_id and requested-by, plus the user's tags."""
+    request = make_request(tags={"team": "a", "cost": "42"})
+    body = cluster_body(request) if requester is None else cluster_body(request, requester)
     assert body["tags"] == {
         "team": "a",
         "cost": "42",
         "managed-by": "aks-provisioner",
         "request_id": REQUEST_ID,
+        "requested-by": tag,
     }
 
 

@@ -26,14 +26,28 @@ PURE = (
     "reconcile",
     "settings",
     "status",
-    "status_api",
+    "identity",
+    "policy",
+    "inflight",
+    "admission",
+    "front_door",
     "table_limits",
     "texts",
     "views",
 )
 # Our modules that do I/O or wire it up.
 IO_MODULES = frozenset(
-    {"arm", "storage", "credentials", "runtime", "triggers", "client", "preflight_probe"}
+    {
+        "arm",
+        "storage",
+        "credentials",
+        "runtime",
+        "triggers",
+        "client",
+        "preflight_probe",
+        "bearer",
+        "api",
+    }
 )
 # Standard-library modules that open sockets or processes.
 IO_STDLIB = frozenset({"socket", "ssl", "http", "urllib.request", "subprocess", "asyncio"})

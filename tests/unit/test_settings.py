@@ -70,6 +70,25 @@ def test_blank_setting_means_default(
         ("CLUSTER_CREATE_TIMEOUT_MINUTES", "90", "cluster_create_timeout_minutes", 90),
         ("AKS_RG_NOT_FOUND_RETRIES", "0", "aks_rg_not_found_retries", 0),
         ("RG_DELETING_WAIT_MINUTES", "15", "rg_deleting_wait_minutes", 15),
+        ("MAX_IN_FLIGHT_PER_REQUESTER", "2", "max_in_flight_per_requester", 2),
+        (
+            "ALLOWED_VM_SIZES",
+            "Standard_D4s_v5, Standard_E8s_v5",
+            "allowed_vm_sizes",
+            frozenset({"standard_d4s_v5", "standard_e8s_v5"}),
+        ),
+        (
+            "ENTRA_AUTHORITY_HOST",
+            "https://login.microsoftonline.us/",
+            "entra_authority_host",
+            "https://login.microsoftonline.us",
+        ),
+        (
+            "ENTRA_API_AUDIENCE",
+            f"{SUBSCRIPTION}, api://{SUBSCRIPTION}",
+            "entra_api_audiences",
+            frozenset({SUBSCRIPTION, f"api://{SUBSCRIPTION}"}),
+        ),
     ],
 )
 def test_setting_value_is_read(name: str, value: str, attribute: str, expected: object) -> None:
@@ -192,6 +211,13 @@ def test_allowed_locations_are_normalised_like_request_locations() -> None:
         ("STATUS_TABLE_NAME", "provisioning-status"),
         ("STATUS_TABLE_NAME", "ab"),
         ("RESOURCE_GROUP_PREFIX", "rg/team"),
+        ("MAX_IN_FLIGHT_PER_REQUESTER", "0"),
+        ("MAX_IN_FLIGHT_PER_REQUESTER", "five"),
+        ("ENTRA_TENANT_ID", "contoso.onmicrosoft.com"),
+        ("ENTRA_AUTHORITY_HOST", "http://login.microsoftonline.com"),
+        ("REQUEST_POLICY", "{"),
+        ("REQUEST_POLICY", '{"Provisioning.Request": {"max_in_flight": -1}}'),
+        ("REQUESTER_TABLE_NAME", "requesters-table"),
     ],
 )
 def test_malformed_setting_raises_naming_it(name: str, value: str) -> None:
@@ -216,3 +242,22 @@ def test_from_env_does_not_read_the_process_environment(monkeypatch: pytest.Monk
     """Only the mapping passed in is read: os.environ does not leak into ``from_env``."""
     monkeypatch.setenv("TRANSIENT_RETRIES", "42")
     assert Settings.from_env({}).transient_retries == 10
+
+
+def test_the_identity_defaults() -> None:
+    """Without the new settings: no tenant (HTTP routes off), Entra's public cloud, 5 in flight,
+    the documented general-purpose VM sizes."""
+    settings = Settings.from_env({})
+    assert settings.entra_tenant_id is None
+    assert settings.entra_authority_host == "https://login.microsoftonline.com"
+    assert settings.max_in_flight_per_requester == 5
+    assert "standard_d4s_v5" in settings.allowed_vm_sizes
+    assert not any("nd96" in size or "h100" in size for size in settings.allowed_vm_sizes)
+
+
+def test_a_tenant_without_an_audience_fails_naming_the_audience() -> None:
+    """ENTRA_TENANT_ID set and ENTRA_API_AUDIENCE empty: a SettingsError naming the audience."""
+    with pytest.raises(SettingsError, match="ENTRA_API_AUDIENCE"):
+        Settings.from_env({"ENTRA_TENANT_ID": SUBSCRIPTION})
+    both = Settings.from_env({"ENTRA_TENANT_ID": SUBSCRIPTION.upper(), "ENTRA_API_AUDIENCE": "a"})
+    assert both.entra_tenant_id == SUBSCRIPTION

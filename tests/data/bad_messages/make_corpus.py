@@ -749,15 +749,22 @@ def bad_cases() -> list[tuple[str, dict[str, Any]]]:
             body_json=doc(tags={"Team": "a", "team": "b"}),
         ),
         bad(
+            "tags-48",
+            "48 user tags: with the app's 3 that is 51, over ARM's 50.",
+            ["tags"],
+            readable=True,
+            body_json=doc(tags=many_tags(48)),
+        ),
+        bad(
             "tags-49",
-            "49 user tags: with the app's 2 that is 51, over ARM's 50.",
+            "49 user tags: with the app's 3 that is 52, over ARM's 50.",
             ["tags"],
             readable=True,
             body_json=doc(tags=many_tags(49)),
         ),
         bad(
             "tags-50",
-            "50 user tags (52 with the app's).",
+            "50 user tags (53 with the app's).",
             ["tags"],
             readable=True,
             body_json=doc(tags=many_tags(50)),
@@ -850,11 +857,11 @@ def bad_cases() -> list[tuple[str, dict[str, Any]]]:
         ),
         bad(
             "size-realistic-tags",
-            "48 tags of 200-character names and 256-character values: "
+            "47 tags of 200-character names and 256-character values: "
             "within ARM's limits but about 22 KiB of JSON.",
             ["$"],
             readable=True,
-            body_bytes=json.dumps(doc(tags=many_tags(48, 200, 256))).encode(),
+            body_bytes=json.dumps(doc(tags=many_tags(47, 200, 256))).encode(),
         ),
         bad(
             "size-48k-wire-64k",
@@ -884,7 +891,7 @@ def bad_cases() -> list[tuple[str, dict[str, Any]]]:
 
 def good_cases() -> list[tuple[str, dict[str, Any]]]:
     node_rg_80 = "r" * (80 - len(node_resource_group("", "aks-elb", "westeurope")))
-    user_tags = many_tags(43)
+    user_tags = many_tags(42)
     user_tags.update(
         {
             "n" * 512: "longest name",
@@ -959,7 +966,7 @@ def good_cases() -> list[tuple[str, dict[str, Any]]]:
         ),
         good(
             "tags-at-limits",
-            "48 user tags (50 with the app's), a 512-character name, a "
+            "47 user tags (50 with the app's 3), a 512-character name, a "
             "256-character value, 128 emoji (256 UTF-16 units), an empty value and characters "
             "forbidden in names used in a value.",
             body_json=doc(tags=user_tags),

@@ -1,0 +1,85 @@
+"""Admission of a new request for a requester: their rule, then their in-flight quota.
+
+The same checks for both doors: the HTTP front door (a verified caller, the rule of their app
+roles) and a message dropped on the queue (the ``"$queue"`` rule, all such messages together).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from provisioning.contract import ClusterRequest
+from provisioning.decisions import policy_error
+from provisioning.errors import ErrorInfo, TerminalError
+from provisioning.identity import QUEUE_KEY
+from provisioning.inflight import take_slot
+from provisioning.policy import Limits, limits_for_queue
+from provisioning.ports import RequesterIndex, StatusStore
+from provisioning.settings import Settings
+
+ALL_KEY = "$all"  # the listing of every request, for Provisioning.ReadAll
+
+
+class TooManyRequestsInFlight(TerminalError):
+    """The requester's in-flight quota is full (HTTP 429; a failed status on the queue path)."""
+
+
+class DirectQueueRequestsRefused(TerminalError):
+    """``"$queue": false``: requests must come through the HTTP front door."""
+
+
+def admit(
+    request: ClusterRequest,
+    limits: Limits,
+    key: str,
+    *,
+    settings: Settings,
+    requesters: RequesterIndex,
+    status: StatusStore,
+    now: datetime,
+) -> TerminalError | None:
+    """Why ``request`` may not start for the requester ``key`` under ``limits``, or None (and
+    then it holds one of the requester's in-flight slots)."""
+    refused = policy_error(request, settings, limits)
+    if refused is not None:
+        return refused
+    limit = limits.max_in_flight
+    if limit is None or take_slot(requesters, status, key, request.request_id, limit, now):
+        return None
+    who = "direct queue messages together" if key == QUEUE_KEY else "this requester"
+    return TooManyRequestsInFlight(
+        ErrorInfo(
+            "TooManyRequestsInFlight",
+            f"{limit} requests of {who} are already in flight (rule: {limits.source}); "
+            "try again once one has succeeded or failed",
+        )
+    )
+
+
+def admit_queue_message(
+    request: ClusterRequest,
+    *,
+    settings: Settings,
+    requesters: RequesterIndex,
+    status: StatusStore,
+    now: datetime,
+) -> TerminalError | None:
+    """The ``"$queue"`` rule for a request dropped directly on the queue."""
+    limits = limits_for_queue(settings.request_policy, settings.global_limits)
+    if limits is None:
+        return DirectQueueRequestsRefused(
+            ErrorInfo(
+                "DirectQueueRequestsRefused",
+                'REQUEST_POLICY sets "$queue": false: requests must be sent to '
+                "POST /api/provisioning with an Entra ID token",
+            )
+        )
+    return admit(
+        request,
+        limits,
+        QUEUE_KEY,
+        settings=settings,
+        requesters=requesters,
+        status=status,
+        now=now,
+    )

@@ -1,0 +1,157 @@
+"""The in-flight quota: numbered slots per requester, reclaimed once their request has ended;
+and the ``"$queue"`` rule on the queue path, through the real reconcile handler."""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from dataclasses import replace
+from datetime import timedelta
+from typing import Any
+
+from provisioning.contract import example_request
+from provisioning.inflight import GRACE, take_slot
+from provisioning.messages import Delivery
+from provisioning.reconcile import handle
+from provisioning.status import Phase
+from tests.fakes import MemoryRequesterIndex, MemoryStatusStore, World
+from tests.unit.factories import SUBSCRIPTION, T0, make_record, make_settings
+
+KEY = "0a1b2c3d-0000-4000-8000-00000000a11c"
+
+
+def ids(n: int) -> list[str]:
+    return [str(uuid.UUID(int=i + 1)) for i in range(n)]
+
+
+def test_slots_are_taken_up_to_the_limit_and_no_further() -> None:
+    """With limit 2, two requests get slots; a third does not while both are live."""
+    index, status = MemoryRequesterIndex(), MemoryStatusStore()
+    first, second, third = ids(3)
+    for request_id in (first, second):
+        status.insert(make_record(request_id=request_id))
+        assert take_slot(index, status, KEY, request_id, 2, T0)
+    assert not take_slot(index, status, KEY, third, 2, T0)
+    assert {slot.request_id for slot in index.slots(KEY)} == {first, second}
+
+
+def test_a_finished_request_frees_its_slot_for_the_next() -> None:
+    """Once one of two live requests succeeds (or fails), a new one is admitted."""
+    index, status = MemoryRequesterIndex(), MemoryStatusStore()
+    first, second, third, fourth = ids(4)
+    for request_id in (first, second):
+        status.insert(make_record(request_id=request_id))
+        take_slot(index, status, KEY, request_id, 2, T0)
+    done = status.get(first)
+    assert done is not None
+    status.replace(replace(done, phase=Phase.SUCCEEDED))
+    assert take_slot(index, status, KEY, third, 2, T0)
+    assert {slot.request_id for slot in index.slots(KEY)} == {second, third}
+    failed = status.get(second)
+    assert failed is not None
+    status.replace(replace(failed, phase=Phase.FAILED))
+    assert take_slot(index, status, KEY, fourth, 2, T0)
+
+
+def test_the_same_request_again_keeps_its_one_slot() -> None:
+    """A retry or redelivery of a request that holds a slot takes no second one."""
+    index, status = MemoryRequesterIndex(), MemoryStatusStore()
+    (only,) = ids(1)
+    assert take_slot(index, status, KEY, only, 1, T0)
+    assert take_slot(index, status, KEY, only, 1, T0)
+    assert len(index.slots(KEY)) == 1
+
+
+def test_a_slot_whose_record_never_appeared_is_reclaimed_after_the_grace() -> None:
+    """The app died between the slot and the record: the slot counts only for GRACE."""
+    index, status = MemoryRequesterIndex(), MemoryStatusStore()
+    orphan, later = ids(2)
+    assert take_slot(index, status, KEY, orphan, 1, T0)
+    assert not take_slot(index, status, KEY, later, 1, T0 + GRACE)
+    assert take_slot(index, status, KEY, later, 1, T0 + GRACE + timedelta(seconds=1))
+
+
+class RacingIndex(MemoryRequesterIndex):
+    """Another taker claims the same slot number just before each of our first ``races``."""
+
+    def __init__(self, races: int) -> None:
+        super().__init__()
+        self.races = races
+
+    def take(self, key: str, number: int, request_id: str, now: Any) -> bool:
+        if self.races:
+            self.races -= 1
+            super().take(key, number, f"other-{self.races}", now)
+        return super().take(key, number, request_id, now)
+
+
+def test_a_lost_race_for_a_slot_number_never_overshoots_the_limit() -> None:
+    """Concurrent takers: the loser looks again and sees the partition full."""
+    status = MemoryStatusStore()
+    index = RacingIndex(races=1)
+    (mine,) = ids(1)
+    assert not take_slot(index, status, KEY, mine, 1, T0)  # the other got the only slot
+    index2 = RacingIndex(races=1)
+    assert take_slot(index2, status, KEY, mine, 2, T0)  # a second slot was free
+    assert len(index2.slots(KEY)) == 2
+
+
+# --- the queue path ------------------------------------------------------------------------
+
+
+def _deliver(world: World, **overrides: Any) -> str:
+    request = {
+        **example_request(),
+        "subscription_id": SUBSCRIPTION,
+        "request_id": str(uuid.uuid4()),
+        **overrides,
+    }
+    wire = base64.b64encode(json.dumps(request).encode())
+    handle(Delivery(id=f"m-{uuid.uuid4()}", wire=wire, dequeue_count=1), world.deps)
+    return str(request["request_id"])
+
+
+def _error_code(world: World, request_id: str) -> str | None:
+    record = world.status.get(request_id)
+    assert record is not None
+    return None if record.error is None else record.error.code
+
+
+def test_queue_messages_are_refused_when_the_queue_rule_is_false() -> None:
+    """'$queue': false: a queue message fails DirectQueueRequestsRefused before any ARM call."""
+    world = World(settings=make_settings(REQUEST_POLICY='{"$queue": false}'), now=T0)
+    request_id = _deliver(world)
+    assert _error_code(world, request_id) == "DirectQueueRequestsRefused"
+    assert not world.arm.calls
+    record = world.status.get(request_id)
+    assert record is not None and record.requested_by.kind == "queue"
+
+
+def test_queue_messages_share_the_queue_rules_in_flight_limit() -> None:
+    """'$queue' max_in_flight 1: the second live queue request fails TooManyRequestsInFlight."""
+    world = World(settings=make_settings(REQUEST_POLICY='{"$queue": {"max_in_flight": 1}}'), now=T0)
+    world.arm.group_state_after_create = "Creating"  # keeps the first request live
+    first = _deliver(world, resource_group="rg-one")
+    second = _deliver(world, resource_group="rg-two")
+    assert _error_code(world, first) is None
+    assert _error_code(world, second) == "TooManyRequestsInFlight"
+
+
+def test_queue_messages_are_not_limited_by_default() -> None:
+    """Without a '$queue' max_in_flight, queue requests take no slot at all (today's behaviour)."""
+    world = World(settings=make_settings(), now=T0)
+    world.arm.group_state_after_create = "Creating"
+    for n in range(7):
+        assert _error_code(world, _deliver(world, resource_group=f"rg-{n}")) is None
+    assert not world.requesters.slots_by_key
+
+
+def test_queue_requests_are_held_to_the_global_vm_sizes() -> None:
+    """The default ALLOWED_VM_SIZES refuses an H100 size on the queue path: VmSizeNotAllowed."""
+    world = World(settings=make_settings(), now=T0)
+    request_id = _deliver(
+        world, cluster={"name": "aks-big", "vm_size": "Standard_ND96isr_H100_v5", "node_count": 3}
+    )
+    assert _error_code(world, request_id) == "VmSizeNotAllowed"
+    assert not world.arm.calls
