@@ -641,8 +641,9 @@ resource poisonAlert 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = {
   }
 }
 
-// The host moved a message to "<queue>-poison-poison": the poison trigger itself failed
-// maxDequeueCount times (the WebJobs SDK's "Message has reached MaxDequeueCount" warning).
+// A message reached "<queue>-poison-poison": the poison trigger itself failed maxDequeueCount
+// times (the WebJobs SDK's "Message has reached MaxDequeueCount" warning, or the sweeper's
+// "poison_poison" line when it drains the body into the archive).
 resource poisonOfPoisonAlert 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = {
   name: 'alert-poison-poison-${environmentName}-${resourceToken}'
   location: location
@@ -682,8 +683,8 @@ resource poisonOfPoisonAlert 'Microsoft.Insights/scheduledQueryRules@2023-12-01'
   }
 }
 
-// A request whose last line is in a non-terminal phase older than that phase's bound, one alert
-// per request.
+// A request whose last line is in a non-terminal phase older than that phase's bound, or that the
+// sweeper re-armed; one alert per request.
 resource overdueAlert 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = {
   name: 'alert-overdue-${environmentName}-${resourceToken}'
   location: location
@@ -691,7 +692,7 @@ resource overdueAlert 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = {
   kind: 'LogAlert'
   properties: {
     displayName: 'AKS provisioner: overdue requests'
-    description: 'A request has not moved past ensuring_resource_group or creating_cluster within its bound. Runbook: README, Monitor.'
+    description: 'A request has not moved past ensuring_resource_group or creating_cluster within its bound, or the sweeper re-armed it. Runbook: README, Monitor.'
     severity: 2
     enabled: true
     evaluationFrequency: 'PT15M'
@@ -700,7 +701,8 @@ resource overdueAlert 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = {
       appInsights.id
     ]
     skipQueryValidation: true
-    autoMitigate: false
+    // Stateful: one alert per request, resolved once the request moves on.
+    autoMitigate: true
     criteria: {
       allOf: [
         {
