@@ -132,6 +132,7 @@ def execute(args: argparse.Namespace, command: str) -> report.Run:
             for variant in run.variants:
                 _progress(variant.result, variant.name)
             run.profile_text = overhead.profile(s, 20, Path(work) / "profile.out")
+            run.token_cost = overhead.token_validation()
         if not args.no_tuning:
             print("host.json candidates: maxPollingInterval side by side …", flush=True)
             run.polling = tuning.polling(s)

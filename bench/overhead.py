@@ -8,16 +8,25 @@ the two differ only by that change.
 
 from __future__ import annotations
 
+import contextlib
 import io
+import os
 import pstats
 import shutil
+import statistics
 import subprocess
 import tempfile
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from bench import run as bench_run
 from bench.run import SCENARIOS, CellResult, Stack
+from localazure.entra import EntraStandIn, user_principal
+from provisioning.bearer import token_validator
+from provisioning.identity import ROLE_REQUEST
+from provisioning.settings import Settings
 
 # provisioning/runtime.py: build the runtime once even when the first batch starts together.
 OPTIMISATION_COMMIT = "d7348cf"
@@ -88,3 +97,75 @@ def profile(stack: Stack, n: int, out: Path) -> str:
     return f"{result.n} requests, {result.invocations_per_request or 0:.0f} invocations each\n" + (
         stream.getvalue()
     )
+
+
+# ---- the front door's token validation (issue 12) --------------------------------------------
+
+
+@dataclass
+class TokenCost:
+    """The app's own bearer-token check, in process, against the Entra stand-in over HTTPS."""
+
+    calls: int
+    first_call_ms: float  # includes reading the OpenID metadata and the JWKS
+    p50_ms: float  # the calls after the first
+    p99_ms: float
+    key_fetches_first: int  # JWKS fetches by the first call
+    key_fetches_after: int  # JWKS fetches by all the other calls: 0 when keys are cached
+
+
+@contextlib.contextmanager
+def _env(values: dict[str, str]) -> Iterator[None]:
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, old in saved.items():
+            if old is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = old
+
+
+def token_validation(calls: int = 2000) -> TokenCost:
+    """``calls`` distinct tokens through the production validator (``bearer.token_validator``,
+    built from the settings as the app builds it), each timed alone."""
+    with EntraStandIn() as entra:
+        settings = Settings.from_env(entra.env())
+        tokens = [
+            entra.token(user_principal(f"user{i}@contoso.example"), roles=[ROLE_REQUEST])
+            for i in range(calls)
+        ]
+        with _env({"REQUESTS_CA_BUNDLE": str(entra.ca_pem)}):
+            validator = token_validator(settings)
+            assert validator is not None
+            started = time.perf_counter()
+            validator.validate(f"Bearer {tokens[0]}")
+            first_ms = (time.perf_counter() - started) * 1000
+            fetched = entra.key_fetches()
+            times = []
+            for token in tokens[1:]:
+                started = time.perf_counter()
+                validator.validate(f"Bearer {token}")
+                times.append((time.perf_counter() - started) * 1000)
+        times.sort()
+        return TokenCost(
+            calls=calls,
+            first_call_ms=first_ms,
+            p50_ms=statistics.median(times),
+            p99_ms=times[min(len(times) - 1, int(len(times) * 0.99))],
+            key_fetches_first=fetched,
+            key_fetches_after=entra.key_fetches() - fetched,
+        )
+
+
+def main() -> None:
+    """``python -m bench.overhead``: the token-validation figures alone (a few seconds)."""
+    from bench.report import token_table
+
+    print(token_table(token_validation()))
+
+
+if __name__ == "__main__":
+    main()

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.overhead import Variant
+from bench.overhead import TokenCost, Variant
 from bench.run import SCENARIOS, CellResult
 from bench.tuning import BatchCandidate, PollingCandidate, spacing_summary
 
@@ -29,6 +29,7 @@ class Run:
     projected: list[CellResult] = field(default_factory=list)
     variants: list[Variant] = field(default_factory=list)
     profile_text: str = ""
+    token_cost: TokenCost | None = None
     polling: list[PollingCandidate] = field(default_factory=list)
     batches: list[BatchCandidate] = field(default_factory=list)
     started: str = ""
@@ -218,6 +219,32 @@ def overhead_table(run: Run) -> str:
             _f(v.result.worker_seconds_per_request, 3),
         ]
         for v in run.variants
+    ]
+    table = _table(headers, rows)
+    if run.token_cost is not None:
+        table += "\n\n" + token_table(run.token_cost)
+    return table
+
+
+def token_table(cost: TokenCost) -> str:
+    """The front door's token check: after the first call, no network call and well under 1 ms."""
+    headers = [
+        "bearer-token validation (front door)",
+        "calls",
+        "first call (ms, reads metadata + keys)",
+        "p50 / p99 after it (ms)",
+        "key fetches by the first call",
+        "key fetches by the other calls",
+    ]
+    rows = [
+        [
+            "PyJWT RS256, keys cached (provisioning.bearer)",
+            f"{cost.calls}",
+            _f(cost.first_call_ms),
+            f"{cost.p50_ms:.3f} / {cost.p99_ms:.3f}",
+            f"{cost.key_fetches_first}",
+            f"{cost.key_fetches_after}",
+        ]
     ]
     return _table(headers, rows)
 

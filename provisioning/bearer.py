@@ -22,6 +22,7 @@ from typing import Any
 import jwt
 
 from provisioning.identity import Caller, KeysUnavailable, Unauthorized, requester_from_claims
+from provisioning.settings import Settings
 
 ALGORITHM = "RS256"
 LEEWAY_SECONDS = 60  # clock skew tolerated on exp/nbf
@@ -212,3 +213,16 @@ def https_fetch(timeout: float = 10.0) -> Fetch:
         return document
 
     return fetch
+
+
+def token_validator(settings: Settings) -> TokenValidator | None:
+    """The app's validator for its settings (None without ENTRA_TENANT_ID). Keys are fetched
+    on the first call, over HTTPS with ``requests`` (which trusts ``REQUESTS_CA_BUNDLE``)."""
+    tenant = settings.entra_tenant_id
+    if tenant is None:
+        return None
+    host = settings.entra_authority_host
+    rules = TokenRules(
+        issuer=issuer_of(host, tenant), audiences=settings.entra_api_audiences, tenant_id=tenant
+    )
+    return TokenValidator(rules, SigningKeys(metadata_url(host, tenant), https_fetch()))

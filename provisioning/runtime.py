@@ -13,19 +13,12 @@ from datetime import timedelta
 from azure.identity import DefaultAzureCredential
 
 from provisioning.arm import Arm
-from provisioning.bearer import (
-    SigningKeys,
-    TokenRules,
-    TokenValidator,
-    https_fetch,
-    issuer_of,
-    metadata_url,
-)
+from provisioning.bearer import token_validator
 from provisioning.credentials import SharedTokenCredential
 from provisioning.front_door import FrontDoor
 from provisioning.messages import new_chain_token
 from provisioning.reconcile import Deps
-from provisioning.settings import Settings, get_settings
+from provisioning.settings import get_settings
 from provisioning.status import utc_now
 from provisioning.storage import (
     DrainQueue,
@@ -108,7 +101,7 @@ def _build_runtime() -> Runtime:
         clock=utc_now,
         new_chain=new_chain_token,
     )
-    authenticator = _authenticator(settings)
+    authenticator = token_validator(settings)
     front_door = (
         None
         if authenticator is None
@@ -129,15 +122,3 @@ def get_front_door() -> FrontDoor | None:
     if get_settings().entra_tenant_id is None:
         return None
     return get_runtime().front_door
-
-
-def _authenticator(settings: Settings) -> TokenValidator | None:
-    """Keys are fetched on the first call, then cached (see provisioning.bearer)."""
-    tenant = settings.entra_tenant_id
-    if tenant is None:
-        return None
-    host = settings.entra_authority_host
-    rules = TokenRules(
-        issuer=issuer_of(host, tenant), audiences=settings.entra_api_audiences, tenant_id=tenant
-    )
-    return TokenValidator(rules, SigningKeys(metadata_url(host, tenant), https_fetch()))
