@@ -1,9 +1,12 @@
 """``make demo``: the whole story on this machine, in under a minute.
 
-It starts Azurite, the ARM emulator and the local queue host running function_app.py, drops a
-request on the queue the way the SPA does, follows the status endpoint until the request ends,
-and prints each phase as it happens and a summary of the ARM calls and the time per phase.
-Ctrl-C stops everything it started.
+It starts Azurite, the ARM emulator, the Entra stand-in and the local host running
+function_app.py, mints an Entra ID token for a demo user with the ``Provisioning.Request`` role,
+submits a request to ``POST /api/provisioning`` with it, follows the ``Location`` it answers
+until the request ends, and prints each phase as it happens and a summary of the ARM calls and
+the time per phase. ``--scenario queue`` drops the request straight on the queue instead (the
+mission's own interface, no identity: ``requested_by`` is ``queue``) and follows it with an
+operator's ``Provisioning.ReadAll`` token. Ctrl-C stops everything it started.
 """
 
 from __future__ import annotations
@@ -27,12 +30,11 @@ from urllib.error import HTTPError
 from localazure.arm import DEFAULT_SUBSCRIPTION, ArmEmulator, Call
 from localazure.azurite import Azurite
 from localazure.certs import make_certificates
+from localazure.entra import EntraStandIn, app_principal, user_principal
 from localazure.host.process import LocalHost
 from localazure.processes import REPO_ROOT
 from provisioning.client import submit
 from provisioning.contract import example_request
-from provisioning.errors import InvalidRequest
-from provisioning.settings import Settings
 from provisioning.storage import StorageConnection
 
 
@@ -41,14 +43,18 @@ class Scenario:
     help: str
     hidden_reads: int = 0
     invalid: bool = False
+    queue: bool = False
 
 
 SCENARIOS = {
     "lagging": Scenario("the new group is hidden for 2 checks, then AKS creates (default)", 2),
     "visible": Scenario("the new group is visible on the first check", 0),
     "never": Scenario("the group never becomes visible: 12 checks, then failed", 10_000),
-    "invalid": Scenario("an invalid request: rejected once, with every bad field named", 0, True),
+    "invalid": Scenario("an invalid request: refused with 400, every bad field named", 0, True),
+    "queue": Scenario("straight onto the queue, no identity (requested_by: queue)", 2, queue=True),
 }
+DEMO_USER = user_principal("alice@contoso.example", name="Alice")
+OPERATOR = app_principal("provisioning-operator")
 
 
 def _request(scenario: Scenario) -> dict[str, Any]:
@@ -61,16 +67,29 @@ def _request(scenario: Scenario) -> dict[str, Any]:
     return request
 
 
-def _status(host: LocalHost, request_id: str) -> dict[str, Any] | None:
-    url = f"{host.http_url}/api/provisioning/{request_id}"
+def _call(
+    url: str, token: str, body: dict[str, Any] | None = None
+) -> tuple[int, dict[str, Any], dict[str, str]]:
+    """One call to the front door with a bearer token: status, JSON body, headers."""
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method="GET" if body is None else "POST")
+    request.add_header("Authorization", f"Bearer {token}")
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
     try:
-        with urllib.request.urlopen(url, timeout=10) as response:
-            body: dict[str, Any] = json.loads(response.read())
-            return body
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read()), dict(response.headers)
     except HTTPError as error:
-        if error.code == 404:
-            return None
-        raise
+        return error.code, json.loads(error.read() or b"{}"), dict(error.headers)
+
+
+def _status(url: str, token: str) -> dict[str, Any] | None:
+    code, body, _ = _call(url, token)
+    if code == 404:
+        return None
+    if code != 200:
+        raise RuntimeError(f"GET {url} answered {code}: {body}")
+    return body
 
 
 def _say(started: float, text: str) -> None:
@@ -95,12 +114,13 @@ def _call_line(call: Call, started_wall: float) -> str:
 
 
 @contextmanager
-def _stack(work: Path, scenario: Scenario) -> Iterator[tuple[ArmEmulator, LocalHost]]:
+def _stack(work: Path, scenario: Scenario) -> Iterator[tuple[ArmEmulator, EntraStandIn, LocalHost]]:
     with ExitStack() as stack:
         certs = make_certificates(work / "certs")
-        print("starting Azurite, the ARM emulator and the local queue host …", flush=True)
+        print("starting Azurite, the ARM emulator, Entra and the local host …", flush=True)
         azurite = stack.enter_context(Azurite())
         arm = stack.enter_context(ArmEmulator(certs))
+        entra = stack.enter_context(EntraStandIn(certs))
         arm.set_read_lag(reads=scenario.hidden_reads)
         arm.set_cluster_create(polls=2)
         settings = {
@@ -109,36 +129,47 @@ def _stack(work: Path, scenario: Scenario) -> Iterator[tuple[ArmEmulator, LocalH
             "ALLOWED_SUBSCRIPTIONS": DEFAULT_SUBSCRIPTION,
             "CLUSTER_WATCH_DELAY_SECONDS": "3",
             **arm.env(),
+            **entra.env(),
         }
         # The deployment creates the queue (infra/); here the demo plays that part.
         StorageConnection.from_env(settings).queue("cluster-provisioning").create_queue()
         host = stack.enter_context(LocalHost(REPO_ROOT, settings=settings))
         host.start()
-        yield arm, host
+        yield arm, entra, host
 
 
 def run(scenario_name: str, timeout: float) -> int:
     scenario = SCENARIOS[scenario_name]
     with ExitStack() as stack:
         work = stack.enter_context(tempfile.TemporaryDirectory(prefix="aks-provisioner-demo-"))
-        arm, host = stack.enter_context(_stack(Path(work), scenario))
+        arm, entra, host = stack.enter_context(_stack(Path(work), scenario))
         request = _request(scenario)
         print(f"scenario {scenario_name}: {scenario.help}")
         started, started_wall = time.monotonic(), time.time()
-        env = {**host.settings}
-        try:
-            request_id = submit(request, env=env)
-        except InvalidRequest as exc:  # the submit helper refuses invalid requests up front
-            print(f"submit() refused the request before sending it:\n  {exc.info.message}")
-            print("sending it anyway, as a misbehaving client would …")
-            request_id = request["request_id"]
-            _send_unchecked(env, request)
-        _say(started, f"request {request_id} queued")
+        if scenario.queue:
+            request_id = submit(request, env={**host.settings})
+            token = entra.token(OPERATOR, roles=["Provisioning.ReadAll"])
+            location = f"/api/provisioning/{request_id}"
+            _say(started, f"request {request_id} dropped on the queue (no identity)")
+            _say(started, f"following it as the operator app ({OPERATOR.name}, ReadAll)")
+        else:
+            token = entra.token(DEMO_USER, roles=["Provisioning.Request"])
+            _say(started, f"token minted for {DEMO_USER.preferred_username} (Provisioning.Request)")
+            code, body, headers = _call(f"{host.http_url}/api/provisioning", token, request)
+            if code != 202:
+                _say(started, f"POST /api/provisioning answered {code}:")
+                print(json.dumps(body, indent=2, ensure_ascii=False))
+                return 0 if scenario.invalid and code == 400 else 1
+            request_id, location = body["request_id"], headers["Location"]
+            _say(
+                started,
+                f"202 Accepted: Location {location}, Retry-After {headers.get('Retry-After')} s",
+            )
         phases: list[tuple[str, float]] = []
         last = ""
         status: dict[str, Any] | None = None
         while time.monotonic() - started < timeout:
-            status = _status(host, request_id)
+            status = _status(f"{host.http_url}{location}", token)
             if status is not None:
                 line = _describe(status)
                 if line != last:
@@ -147,15 +178,11 @@ def run(scenario_name: str, timeout: float) -> int:
                     if not phases or phases[-1][0] != status["phase"]:
                         phases.append((status["phase"], time.monotonic()))
                 if status["phase"] in ("succeeded", "failed"):
+                    _say(started, f"requested_by: {json.dumps(status['requested_by'])}")
                     break
             time.sleep(0.25)
         _summary(arm, phases, started, started_wall)
         return 0 if status is not None and status["phase"] in ("succeeded", "failed") else 1
-
-
-def _send_unchecked(env: dict[str, str], request: dict[str, Any]) -> None:
-    queue = StorageConnection.from_env(env).queue(Settings.from_env(env).queue_name)
-    queue.send_message(json.dumps(request))
 
 
 def _summary(
