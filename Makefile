@@ -7,6 +7,8 @@ STAMP_NODE := node_modules/.installed
 # The browser test's Chromium comes from Debian's packages (registries' browser downloads are
 # unreachable here); CHROMIUM overrides the path.
 CHROMIUM ?= /usr/bin/chromium
+# A CJK font, so screenshots show the tag 'Zürich-東京' rather than empty boxes (7 MB).
+CJK_FONT := /usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf
 SUDO := $(shell [ "$$(id -u)" = 0 ] || command -v sudo)
 # checkov pins packaging<24 while pytest 9 needs packaging>=24: it gets a venv of its own.
 CHECKOV_VERSION := 3.3.30
@@ -17,17 +19,18 @@ STAMP_CHECKOV := $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
 
 deps: $(STAMP_PY) $(STAMP_NODE) $(CHROMIUM)
 
-$(CHROMIUM):
-	@echo "==> installing Chromium from Debian's packages for the browser test"
-	@$(SUDO) apt-get install -y --no-install-recommends chromium || \
-		{ $(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends chromium; }
+$(CHROMIUM) $(CJK_FONT):
+	@echo "==> installing Chromium (and a CJK font) from Debian's packages for the browser test"
+	@$(SUDO) apt-get install -y --no-install-recommends chromium fonts-droid-fallback || \
+		{ $(SUDO) apt-get update && \
+		  $(SUDO) apt-get install -y --no-install-recommends chromium fonts-droid-fallback; }
 
 # The SPA (spa/): bundled by esbuild into spa/dist; the tests and the demo rebuild it when stale.
 spa: $(STAMP_NODE)
 	node spa/build.mjs
 
 # Re-take the screenshots in docs/spa/ from a run of the browser test.
-spa-screenshots: deps
+spa-screenshots: deps $(CJK_FONT)
 	SPA_SCREENSHOT_DIR=docs/spa $(PY) -m pytest -p no:cacheprovider tests/browser
 
 $(STAMP_PY): requirements.txt requirements-dev.txt

@@ -15,6 +15,9 @@ from provisioning.runtime import get_front_door
 
 api = func.Blueprint()  # type: ignore[no-untyped-call]
 ANONYMOUS = func.AuthLevel.ANONYMOUS
+# The platform's CORS (site CORS, func start's Host.CORS) exposes no response header beyond the
+# safelisted ones; a page on another origin reads Location and Retry-After only if we say so.
+EXPOSED_HEADERS = {"Access-Control-Expose-Headers": "Location, Retry-After, WWW-Authenticate"}
 
 
 def _respond(call: Callable[[FrontDoor], Answer]) -> func.HttpResponse:
@@ -23,7 +26,7 @@ def _respond(call: Callable[[FrontDoor], Answer]) -> func.HttpResponse:
     return func.HttpResponse(
         answer.json(),
         status_code=answer.status,
-        headers=dict(answer.headers),
+        headers={**answer.headers, **EXPOSED_HEADERS},
         mimetype="application/json",
     )
 

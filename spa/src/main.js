@@ -16,7 +16,9 @@ function show(selector, visible) {
 
 function reportApiProblem(error, origin) {
   const box = $("#api-error");
-  if (error instanceof ApiError) {
+  if (error instanceof ApiError && error.status === 400 && error.fieldProblems.length) {
+    box.textContent = `${error.status} ${error.code}: the API named ${error.fieldProblems.length} field(s), marked above.`;
+  } else if (error instanceof ApiError) {
     box.textContent = `${error.status} ${error.code ?? ""}: ${error.error.message ?? ""}`;
   } else if (error instanceof TypeError) {
     // fetch gives no detail when the browser refuses a response (CORS) or the network fails.
