@@ -88,12 +88,12 @@ def test_registration_check() -> None:
     [
         ("2026-08-01", ["westeurope", "eastus"], None),
         ("2027-01-01", ["westeurope"], "managedClusters does not offer 2027-01-01"),
-        ("2025-10-01", ["westeurope"], "locations/operations does not offer 2025-10-01"),
+        ("2025-10-01", ["westeurope"], None),  # the operations type's versions are AKS's choice
         ("2026-08-01", ["westeurope", "brazilsouth"], "not offered in brazilsouth"),
     ],
 )
 def test_api_version_check(version: str, locations: list[str], problem: str | None) -> None:
-    """The SDK's version must be listed for both AKS types, and every allowed region offered."""
+    """The SDK's version must be listed for managedClusters, every allowed region for both."""
     check = api_version_check(SUBSCRIPTION, TYPES, version, locations)
     if problem is None:
         assert check.outcome is Outcome.OK
@@ -144,3 +144,11 @@ def test_render_and_exit_code() -> None:
     assert lines[3].startswith("c") and lines[3].endswith("az y")
     assert exit_code([ok, warn]) == 0
     assert exit_code([ok, warn, failed]) == 1
+
+
+def test_api_version_check_needs_the_operations_type_in_every_region() -> None:
+    """Clusters offered but their operations not, in an allowed region: the watch would fail."""
+    types = [TYPES[0], {**TYPES[1], "locations": ["East US"]}]
+    check = api_version_check(SUBSCRIPTION, types, "2026-08-01", ["westeurope"])
+    assert check.outcome is Outcome.FAILED
+    assert "locations/operations is not offered in westeurope" in check.result
