@@ -47,6 +47,9 @@ VM_SIZES = (
     VmSize("Standard_D4ds_v5", "standardDDSv5Family", "Standard DDSv5 Family vCPUs", 4, 16),
     VmSize("Standard_E4s_v5", "standardESv5Family", "Standard ESv5 Family vCPUs", 4, 32),
     VmSize("Standard_F4s_v2", "standardFSv2Family", "Standard FSv2 Family vCPUs", 4, 8),
+    VmSize("Standard_D2as_v5", "standardDASv5Family", "Standard DASv5 Family vCPUs", 2, 8),
+    VmSize("Standard_D4as_v5", "standardDASv5Family", "Standard DASv5 Family vCPUs", 4, 16),
+    VmSize("Standard_D8as_v5", "standardDASv5Family", "Standard DASv5 Family vCPUs", 8, 32),
 )
 SIZES_BY_NAME = {size.name.lower(): size for size in VM_SIZES}
 
