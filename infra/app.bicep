@@ -696,7 +696,9 @@ resource overdueAlert 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = {
     severity: 2
     enabled: true
     evaluationFrequency: 'PT15M'
-    windowSize: 'PT6H'
+    windowSize: 'PT15M'
+    // The query reaches back two days itself (a request silent since then is still overdue).
+    overrideQueryTimeRange: 'P2D'
     scopes: [
       appInsights.id
     ]
