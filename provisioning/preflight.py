@@ -213,33 +213,37 @@ def storage_check(
     return Check(check, Outcome.OK, "reachable")
 
 
+def unavailable_sizes_check(location: str, sizes: Sequence[str]) -> Check:
+    """Allowed VM sizes the region does not offer the subscription: a warning (requests for
+    them there fail at AKS)."""
+    region = normalise_location(location)
+    return Check(
+        f"VM sizes in {region}",
+        Outcome.WARNING,
+        f"not offered or restricted in {region}: {', '.join(sizes)}",
+        f"az vm list-skus --location {region} --size {sizes[0]} --all -o table; narrow "
+        "ALLOWED_VM_SIZES (az functionapp config appsettings set ... --settings "
+        "ALLOWED_VM_SIZES=...)",
+    )
+
+
 def quota_check(
     subscription: str,
     location: str,
-    vm_size: str,
-    sku: VmSku | None,
+    family: str,
+    skus: Sequence[VmSku],
     usages: Sequence[Usage],
     nodes: int,
 ) -> Check:
-    """vCPU headroom for ``nodes`` nodes of ``vm_size``: a warning, since usage changes."""
+    """vCPU headroom in one family (and the regional total) for ``nodes`` nodes of the family's
+    largest allowed size: a warning, since usage changes by the minute."""
     region = normalise_location(location)
-    name = f"vCPU quota {vm_size} in {region}"
-    increase = (
-        f"az quota update --resource-name {{family}} --scope /subscriptions/{subscription}/"
-        f"providers/Microsoft.Compute/locations/{region} --limit-object value=<vCPUs> "
-        "--resource-type dedicated  (or request it in the Portal: Quotas, Compute)"
-    )
-    if sku is None or sku.restricted:
-        return Check(
-            name,
-            Outcome.WARNING,
-            f"{vm_size} is {'restricted' if sku else 'not offered'} in {region}",
-            f"az vm list-skus --location {region} --size {vm_size} --all -o table",
-        )
-    needed = sku.vcpus * nodes
+    name = f"vCPU quota {family} in {region}"
+    largest = max(skus, key=lambda sku: sku.vcpus)
+    needed = largest.vcpus * nodes
     by_name = {u.name.lower(): u for u in usages}
     short_of: list[str] = []
-    for quota in (sku.family, "cores"):
+    for quota in (family, "cores"):
         usage = by_name.get(quota.lower())
         if usage is not None and usage.limit - usage.current < needed:
             short_of.append(f"{quota} {usage.current}/{usage.limit} used")
@@ -247,12 +251,14 @@ def quota_check(
         return Check(
             name,
             Outcome.WARNING,
-            f"{nodes} x {sku.vcpus} vCPUs do not fit: {'; '.join(short_of)}",
-            increase.format(family=sku.family),
+            f"{nodes} x {largest.name} ({needed} vCPUs) do not fit: {'; '.join(short_of)}",
+            f"az quota update --resource-name {family} --scope /subscriptions/{subscription}/"
+            f"providers/Microsoft.Compute/locations/{region} --limit-object value=<vCPUs> "
+            "--resource-type dedicated  (or request it in the Portal: Quotas, Compute)",
         )
-    family = by_name.get(sku.family.lower())
-    left = "unknown" if family is None else str(family.limit - family.current)
-    return Check(name, Outcome.OK, f"{left} {sku.family} vCPUs free; {nodes} nodes need {needed}")
+    usage = by_name.get(family.lower())
+    left = "unknown" if usage is None else str(usage.limit - usage.current)
+    return Check(name, Outcome.OK, f"{left} vCPUs free; {nodes} x {largest.name} need {needed}")
 
 
 def render(checks: Sequence[Check]) -> str:

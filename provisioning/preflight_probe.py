@@ -6,7 +6,7 @@ preflight that passes exercised the same endpoints, identity and pipeline as the
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from urllib.parse import urlencode, urlsplit
 
 from azure.core.exceptions import AzureError, HttpResponseError, ResourceNotFoundError
@@ -14,7 +14,7 @@ from azure.data.tables import TableClient
 from azure.identity import DefaultAzureCredential
 
 from provisioning.arm import Arm
-from provisioning.contract import DEFAULT_NODE_COUNT, DEFAULT_VM_SIZE, normalise_location
+from provisioning.contract import DEFAULT_NODE_COUNT, normalise_location
 from provisioning.credentials import SharedTokenCredential
 from provisioning.errors import ArmCallFailed
 from provisioning.preflight import (
@@ -29,6 +29,7 @@ from provisioning.preflight import (
     quota_check,
     registration_check,
     storage_check,
+    unavailable_sizes_check,
     unreadable_check,
 )
 from provisioning.settings import Settings, SettingsError
@@ -102,12 +103,12 @@ def _arm_checks(
         permissions = [Permission.from_wire(e) for e in entries]
         checks.append(permissions_check(subscription, permissions, client_id))
     for location in sorted(settings.allowed_locations):
-        checks.extend(_quota_checks(arm, subscription, location, (DEFAULT_VM_SIZE,)))
+        checks.extend(_quota_checks(arm, subscription, location, settings.allowed_vm_sizes))
     return checks
 
 
 def _quota_checks(
-    arm: Arm, subscription: str, location: str, vm_sizes: tuple[str, ...]
+    arm: Arm, subscription: str, location: str, vm_sizes: Iterable[str]
 ) -> list[Check]:
     """Warnings only: quota is read with Compute reads the app's own role does not include."""
     base = f"/subscriptions/{subscription}/providers/Microsoft.Compute"
@@ -119,11 +120,12 @@ def _quota_checks(
                 subscription, f"{base}/locations/{location}/usages?api-version={USAGES_API}"
             )
         ]
-        skus = {
-            str(s.get("name", "")).lower(): s
+        listed = {
+            str(s.get("name", "")).casefold(): s
             for s in arm.read_list(subscription, f"{base}/skus?{skus_query}")
             if str(s.get("resourceType", "")).lower() == "virtualmachines"
         }
+        skus = {size: _sku(listed.get(size.casefold())) for size in sorted(vm_sizes)}
     except (ArmCallFailed, KeyError, TypeError, ValueError) as exc:
         error = _arm_error(exc) if isinstance(exc, ArmCallFailed) else f"malformed answer: {exc}"
         return [
@@ -135,12 +137,19 @@ def _quota_checks(
                 f"--subscription {subscription} -o table",
             )
         ]
-    return [
-        quota_check(
-            subscription, location, size, _sku(skus.get(size.lower())), usages, DEFAULT_NODE_COUNT
+    checks: list[Check] = []
+    unavailable = [size for size, sku in skus.items() if sku is None or sku.restricted]
+    if unavailable:
+        checks.append(unavailable_sizes_check(location, unavailable))
+    families: dict[str, list[VmSku]] = {}
+    for sku in skus.values():
+        if sku is not None and not sku.restricted:
+            families.setdefault(sku.family, []).append(sku)
+    for family, members in sorted(families.items()):
+        checks.append(
+            quota_check(subscription, location, family, members, usages, DEFAULT_NODE_COUNT)
         )
-        for size in vm_sizes
-    ]
+    return checks
 
 
 def _sku(entry: Mapping[str, object] | None) -> VmSku | None:

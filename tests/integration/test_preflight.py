@@ -72,7 +72,9 @@ def test_healthy_deployment_passes(
     code, rows = _preflight(app_settings, monkeypatch, capsys)
     assert code == 0, rows
     assert all(" ok: " in line for line in rows.values()), rows
-    assert len(rows) == 3 + 2 + 4  # ARM (provider, api-version, permissions), 2 quotas, storage
+    # ARM (provider, api-version, permissions); per region one row per family of the default
+    # ALLOWED_VM_SIZES (Dsv5, Dasv5); storage (two queues, two tables).
+    assert len(rows) == 3 + 2 * 2 + 4
     assert {c.method for c in arm.calls} == {"GET"}
     permissions = [c for c in arm.calls if c.path.endswith("/Microsoft.Authorization/permissions")]
     assert permissions and permissions[0].query["api-version"] == "2022-04-01"
@@ -154,16 +156,20 @@ def test_storage_unreachable_or_missing_fails(
 def test_quota_shortfall_warns_without_failing(
     app_settings: dict[str, str], arm: ArmEmulator, monkeypatch, capsys
 ) -> None:
-    """Too few free DSv5 vCPUs in one region is a warning (exit 0) naming az quota update."""
+    """Too few free DSv5 vCPUs in one region is a warning (exit 0) naming az quota update; so
+    is an allowed size the region restricts."""
     arm.set_vcpu_quota("westeurope", "standardDSv5Family", limit=20, used=10)
     arm.restrict_vm_size("eastus", "Standard_D4s_v5")
     code, rows = _preflight(app_settings, monkeypatch, capsys)
     assert code == 0
-    tight = _row(rows, "vCPU quota Standard_D4s_v5 in westeurope")
+    tight = _row(rows, "vCPU quota standardDSv5Family in westeurope")
     assert "warning" in tight and "standardDSv5Family 10/20 used" in tight
+    assert "Standard_D8s_v5 (24 vCPUs)" in tight  # the family's largest allowed size, 3 nodes
     assert "az quota update --resource-name standardDSv5Family" in tight
-    restricted = _row(rows, "vCPU quota Standard_D4s_v5 in eastus")
-    assert "warning" in restricted and "az vm list-skus --location eastus" in restricted
+    restricted = _row(rows, "VM sizes in eastus")
+    assert "warning" in restricted and "standard_d4s_v5" in restricted
+    assert "az vm list-skus --location eastus" in restricted
+    assert " ok: " in _row(rows, "vCPU quota standardDSv5Family in eastus")
 
 
 def test_cli_exit_code_and_table(app_settings: dict[str, str], arm: ArmEmulator) -> None:

@@ -18,6 +18,7 @@ from provisioning.preflight import (
     quota_check,
     registration_check,
     render,
+    unavailable_sizes_check,
 )
 from tests.unit.factories import SUBSCRIPTION
 
@@ -108,6 +109,10 @@ def test_api_version_check_without_allowed_locations_warns() -> None:
     assert api_version_check(SUBSCRIPTION, TYPES, "2026-08-01", []).outcome is Outcome.WARNING
 
 
+D2 = VmSku("Standard_D2s_v5", "standardDSv5Family", 2)
+D4 = VmSku("Standard_D4s_v5", "standardDSv5Family", 4)
+
+
 @pytest.mark.parametrize(
     ("usages", "outcome"),
     [
@@ -117,20 +122,25 @@ def test_api_version_check_without_allowed_locations_warns() -> None:
         ([Usage("standardDSv5Family", 88, 100), Usage("cores", 88, 100)], Outcome.OK),
     ],
 )
-def test_quota_check_is_headroom_for_the_nodes(usages: list[Usage], outcome: Outcome) -> None:
-    """3 nodes of 4 vCPUs need 12 free in the family and in the regional total."""
-    sku = VmSku("Standard_D4s_v5", "standardDSv5Family", 4)
-    check = quota_check(SUBSCRIPTION, "West Europe", "Standard_D4s_v5", sku, usages, 3)
+def test_quota_check_is_headroom_for_the_largest_size(
+    usages: list[Usage], outcome: Outcome
+) -> None:
+    """3 nodes of the family's largest allowed size (4 vCPUs) need 12 free in the family and
+    in the regional total."""
+    check = quota_check(SUBSCRIPTION, "West Europe", "standardDSv5Family", [D2, D4], usages, 3)
+    assert check.name == "vCPU quota standardDSv5Family in westeurope"
     assert check.outcome is outcome
     if outcome is Outcome.WARNING:
+        assert "Standard_D4s_v5 (12 vCPUs)" in check.result
         assert check.fix.startswith("az quota update --resource-name standardDSv5Family")
 
 
-def test_quota_check_for_a_size_not_offered() -> None:
-    """A size missing or restricted in the region is a warning naming az vm list-skus."""
-    check = quota_check(SUBSCRIPTION, "westeurope", "Standard_X1", None, [], 3)
+def test_sizes_not_offered_are_one_warning() -> None:
+    """Allowed sizes missing or restricted in a region: one warning naming them and the command."""
+    check = unavailable_sizes_check("westeurope", ["standard_x1", "standard_x2"])
     assert check.outcome is Outcome.WARNING
-    assert "az vm list-skus --location westeurope --size Standard_X1" in check.fix
+    assert "standard_x1, standard_x2" in check.result
+    assert "az vm list-skus --location westeurope --size standard_x1" in check.fix
 
 
 def test_render_and_exit_code() -> None:
