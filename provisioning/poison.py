@@ -18,6 +18,7 @@ from provisioning.contract import (
     readable_request_id,
 )
 from provisioning.errors import ErrorInfo, InvalidRequest
+from provisioning.identity import QUEUE_KEY
 from provisioning.messages import ChainMessage, Delivery, parse_chain_message
 from provisioning.ports import PoisonArchive, StatusStore
 from provisioning.status import Phase, StatusRecord, iso, utc_now, wire_fingerprint
@@ -58,13 +59,21 @@ def handle_poison(
     elif record is None and reading.request is not None:
         # A request the host poisoned before the function ever recorded it: make it readable.
         _insert_failed(reading.request, delivery, status)
+    # The requester is known once the request has a record; a body without one came unverified.
+    requester = record.requested_by.key if record is not None else QUEUE_KEY
     log.error(
-        "poison message %s archived (request %s): %s: %s",
+        "poison message %s archived (request %s, requested by %s): %s: %s",
         log_text(delivery.id),
         log_text(request_id or "(unreadable)"),
+        requester,
         log_text(reason.code),
         log_text(reason.message, LOG_MESSAGE_LIMIT),
-        extra={"request_id": request_id, "outcome": "poisoned", "error_code": reason.code},
+        extra={
+            "request_id": request_id,
+            "requested_by": requester,
+            "outcome": "poisoned",
+            "error_code": reason.code,
+        },
     )
 
 
