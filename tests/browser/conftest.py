@@ -125,6 +125,8 @@ def new_context(browser: Browser, network: NetworkLog) -> Iterator[Callable[[], 
 
     def make() -> BrowserContext:
         context = browser.new_context(viewport={"width": 1100, "height": 900}, locale="en-GB")
+        # Generous waits for a loaded CI machine; nothing here asserts on time.
+        context.set_default_timeout(60_000)
         network.attach(context)
         contexts.append(context)
         return context
