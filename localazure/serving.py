@@ -1,11 +1,17 @@
-"""The request handler the loopback servers run with, and a server on a background thread."""
+"""The loopback servers' plumbing: werkzeug's handler with Nagle off and a werkzeug server on a
+background thread (the local host's HTTP, the SPA), and a keep-alive cheroot server (the ARM
+emulator)."""
 
 from __future__ import annotations
 
 import socket
 import threading
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+import cheroot.wsgi
+from cheroot.ssl.builtin import BuiltinSSLAdapter
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 
@@ -70,6 +76,62 @@ class ThreadedServer:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+
+# The WSGI environ key under which KeepAliveServer puts the request's socket, so a stand-in can
+# drop a connection without an answer (fault injection).
+SOCKET_KEY = "localazure.socket"
+
+
+class _SocketGateway(cheroot.wsgi.Gateway_10):
+    def get_environ(self) -> dict[str, Any]:  # type: ignore[override]  # the stub says None
+        environ: dict[str, Any] = super().get_environ()  # type: ignore[no-untyped-call]
+        environ[SOCKET_KEY] = self.req.conn.socket
+        return environ
+
+
+class _QuietServer(cheroot.wsgi.Server):
+    def error_log(self, *_args: Any, **_kwargs: Any) -> None:
+        """A dropped connection (fault injection) is not an error worth a traceback."""
+
+
+class KeepAliveServer:
+    """A WSGI app served by cheroot in a thread: HTTP/1.1 with keep-alive (over TLS when given
+    a certificate), as Azure's front ends answer. werkzeug's development server closes every
+    connection, so each call paid a TCP and TLS handshake. cheroot turns Nagle off itself."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        app: Callable[..., Any],
+        *,
+        certificate: tuple[Path, Path] | None = None,
+        threads: int = 32,
+    ) -> None:
+        self._server = _QuietServer((host, port), app, numthreads=threads)
+        self._server.gateway = _SocketGateway
+        if certificate is not None:
+            self._server.ssl_adapter = BuiltinSSLAdapter(str(certificate[0]), str(certificate[1]))
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> KeepAliveServer:
+        self._server.prepare()
+        self._thread = threading.Thread(
+            target=self._server.serve, name="localazure-keepalive", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    @property
+    def port(self) -> int:
+        return int(self._server.bind_addr[1])
+
+    def stop(self) -> None:
+        self._server.stop()
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None

@@ -10,6 +10,22 @@ from typing import Any
 from werkzeug.wrappers import Response
 
 from localazure.arm import errors
+from localazure.arm.catalog import (
+    AKS_API_VERSIONS,
+    AKS_OPERATIONS_API_VERSION,
+    DEFAULT_KUBERNETES_VERSION,
+    KUBERNETES_VERSIONS,
+    declares_conditional_headers,
+    kubernetes_version_offered,
+)
+from localazure.arm.compute import (
+    DEFAULT_VCPU_LIMIT,
+    SIZES_BY_NAME,
+    TOTAL,
+    pools_vcpus,
+    vcpus_in_use,
+)
+from localazure.arm.providers import offered
 from localazure.arm.scenario import Countdown
 from localazure.arm.store import (
     Cluster,
@@ -20,11 +36,12 @@ from localazure.arm.store import (
     now_iso,
     set_cluster_state,
 )
-from localazure.arm.wire import AKS_API_VERSIONS, Exchange
+from localazure.arm.wire import Exchange
 from localazure.tokens import TENANT_ID
 
 CLUSTER_TYPE = "Microsoft.ContainerService/ManagedClusters"
-KUBERNETES_VERSION = "1.33.3"
+# The operations endpoints answer AKS's own api-version and, like ARM, the resource type's.
+OPERATION_API_VERSIONS = (AKS_OPERATIONS_API_VERSION, *AKS_API_VERSIONS)
 NODE_IMAGE = "AKSUbuntu-2204gen2containerd-202509.23.0"
 # Fields AKS accepts on input but never returns.
 SECRET_FIELDS = (("windowsProfile", "adminPassword"), ("servicePrincipalProfile", "secret"))
@@ -119,7 +136,8 @@ def build_cluster_body(
     for section, secret in SECRET_FIELDS:
         if isinstance(props_in.get(section), dict):
             props_in[section].pop(secret, None)
-    version = props_in.get("kubernetesVersion") or KUBERNETES_VERSION
+    requested = str(props_in.get("kubernetesVersion") or DEFAULT_KUBERNETES_VERSION)
+    version = kubernetes_version_offered(requested, KUBERNETES_VERSIONS) or requested
     cluster_id = (
         f"/subscriptions/{sub}/resourcegroups/{group}/providers/"
         f"Microsoft.ContainerService/managedClusters/{name}"
@@ -172,9 +190,10 @@ def build_cluster_body(
 
 
 def operation_url(ex: Exchange, op: Operation, kind: str = "operations") -> str:
+    # AKS's own operations api-version, whatever the PUT used (Azure CLI recordings).
     return (
         f"{ex.url}/subscriptions/{op.subscription}/providers/Microsoft.ContainerService/"
-        f"locations/{op.location}/{kind}/{op.id}?api-version={ex.api_version()}"
+        f"locations/{op.location}/{kind}/{op.id}?api-version={AKS_OPERATIONS_API_VERSION}"
     )
 
 
@@ -184,29 +203,52 @@ def require_registered(store: Store, sub: str) -> None:
         raise errors.missing_registration()
 
 
+def require_offered(store: Store, location: str, version: str, resource_type: str) -> None:
+    """ARM routes by region: an api-version the region does not offer finds no provider."""
+    offer = store.state.aks_offer
+    if version in offer.get(normalize_location(location), ()):
+        return
+    regions, versions = offered(offer)
+    raise errors.no_registered_provider(
+        normalize_location(location), version, resource_type, sorted(versions), regions
+    )
+
+
 def handle_cluster(store: Store, ex: Exchange, sub: str, group: str, name: str) -> Response:
-    ex.require_api_version(AKS_API_VERSIONS, CLUSTER_TYPE)
-    require_registered(store, sub)
+    version = ex.require_api_version(AKS_API_VERSIONS, CLUSTER_TYPE)
     if ex.method == "GET":
-        return _get_cluster(store, ex, sub, group, name)
+        return _get_cluster(store, ex, version, sub, group, name)
     if ex.method == "PUT":
-        return _put_cluster(store, ex, sub, group, name)
+        return _put_cluster(store, ex, version, sub, group, name)
     raise errors.method_not_allowed(ex.method)
 
 
-def _get_cluster(store: Store, ex: Exchange, sub: str, group: str, name: str) -> Response:
-    if store.group(sub, group) is None:
-        raise errors.resource_group_not_found(group)
-    cluster = store.cluster((sub.lower(), group.lower(), name.lower()))
+def _get_cluster(
+    store: Store, ex: Exchange, version: str, sub: str, group_name: str, name: str
+) -> Response:
+    group = store.group(sub, group_name)
+    if group is not None:  # a GET is routed by its resource group's region
+        require_offered(store, group.location, version, "managedClusters")
+    require_registered(store, sub)
+    if group is None:
+        raise errors.resource_group_not_found(group_name)
+    cluster = store.cluster((sub.lower(), group_name.lower(), name.lower()))
     if cluster is None:
-        raise errors.resource_not_found("Microsoft.ContainerService/managedClusters", name, group)
+        raise errors.resource_not_found(
+            "Microsoft.ContainerService/managedClusters", name, group_name
+        )
     return ex.respond(200, cluster.body)
 
 
-def _put_cluster(store: Store, ex: Exchange, sub: str, group_name: str, name: str) -> Response:
+def _put_cluster(
+    store: Store, ex: Exchange, version: str, sub: str, group_name: str, name: str
+) -> Response:
     request = ex.require_json_object()
     if not isinstance(request.get("location"), str) or not request["location"]:
         raise errors.location_required()
+    location = normalize_location(request["location"])
+    require_offered(store, location, version, "managedClusters")
+    require_registered(store, sub)
     group = store.group(sub, group_name)
     if group is None:
         raise errors.resource_group_not_found(group_name)
@@ -214,16 +256,19 @@ def _put_cluster(store: Store, ex: Exchange, sub: str, group_name: str, name: st
         raise errors.group_being_deleted(group.name)
     key: ClusterKey = (sub.lower(), group_name.lower(), name.lower())
     existing = store.cluster(key)
-    if existing is not None and ex.request.headers.get("If-None-Match", "").strip() == "*":
+    # Only api-versions whose spec declares If-None-Match honour it; older ones ignore it.
+    create_only = ex.request.headers.get("If-None-Match", "").strip() == "*"
+    if existing is not None and create_only and declares_conditional_headers(version):
         raise errors.precondition_failed(name)
     if existing is not None:
         running = store.running_operation(existing)
         if running is not None:
             raise errors.operation_not_allowed(name, running.id, running.started)
     # The AKS provider may not see a group ARM has just created.
-    rp_blind = group.aks_hidden.observe()
+    rp_blind = group.hidden_from_aks()
     if rp_blind and group.aks_mode == "immediate":
         raise errors.resource_group_not_found(group_name)
+    validate_cluster(store, sub, location, request, existing)
 
     state = "Creating" if existing is None else "Updating"
     body = build_cluster_body(sub, group_name, name, request, state)
@@ -237,16 +282,52 @@ def _put_cluster(store: Store, ex: Exchange, sub: str, group_name: str, name: st
     cluster = Cluster(sub, group_name, name, body["location"], body, op.id)
     store.state.clusters[key] = cluster
     set_cluster_state(body, state)
-    headers = ex.retry_after(
-        store.state.retry_after, {"Azure-AsyncOperation": operation_url(ex, op)}
-    )
+    # AKS's 201/200 carries Azure-AsyncOperation only: no Location, no Retry-After.
+    headers = {"Azure-AsyncOperation": operation_url(ex, op)}
     return ex.respond(201 if existing is None else 200, body, headers)
+
+
+def validate_cluster(
+    store: Store, sub: str, location: str, request: dict[str, Any], existing: Cluster | None
+) -> None:
+    """AKS's synchronous 400s: what it refuses before starting any operation."""
+    properties = request.get("properties") or {}
+    pools = [p for p in properties.get("agentPoolProfiles") or [] if isinstance(p, dict)]
+    # A pool without a mode is the cluster's first, system pool.
+    system = [p for p in pools if str(p.get("mode", "System")).lower() == "system"]
+    if not system:
+        raise errors.must_define_system_pool()
+    requested = properties.get("kubernetesVersion")
+    if requested:
+        offered_versions = store.state.kubernetes_offer.get(location, KUBERNETES_VERSIONS)
+        if kubernetes_version_offered(str(requested), offered_versions) is None:
+            raise errors.kubernetes_version_not_supported(str(requested))
+    for pool in pools:
+        pool_name = str(pool.get("name", "nodepool1"))
+        size_name = str(pool.get("vmSize", "Standard_DS2_v2")).lower()
+        size = SIZES_BY_NAME.get(size_name)
+        # The same restriction the resource SKUs API lists (NotAvailableForSubscription).
+        if size is None or (location, size_name) in store.state.restricted_sizes:
+            raise errors.vm_size_not_allowed(pool_name, location)
+        if pool in system and (size.vcpus < 2 or size.memory_gb < 4):
+            raise errors.system_pool_sku_too_low(pool_name)
+    quotas = store.state.quotas.get(location, {})
+    in_use = vcpus_in_use(store, sub, location)
+    own = pools_vcpus(existing.body) if existing is not None else {}  # an update replaces them
+    for family, vcpus in pools_vcpus({"properties": properties}).items():
+        if family == TOTAL:
+            continue
+        limit, used_elsewhere = quotas.get(family, (DEFAULT_VCPU_LIMIT, 0))
+        held = used_elsewhere + in_use.get(family, 0) - own.get(family, 0)
+        remaining = max(limit - held, 0)
+        if vcpus > remaining:
+            raise errors.insufficient_vcpu_quota(vcpus, remaining, family, location)
 
 
 def _start_operation(store: Store, key: ClusterKey, sub: str, location: str) -> Operation:
     plan = store.plan_for(key)
     outcome = plan.outcome
-    if outcome == "Failed" and plan.times is not None:
+    if outcome != "Succeeded" and plan.times is not None:
         if plan.times > 0:
             plan.times -= 1
         else:
@@ -276,10 +357,10 @@ def _find_operation(store: Store, sub: str, op_id: str) -> Operation:
 
 
 def operation_body(op: Operation) -> dict[str, Any]:
+    # AKS's operation status has no id; its name is the operation id with the first three GUID
+    # fields byte-swapped (Azure CLI recordings), a .NET Guid written the other way round.
     body: dict[str, Any] = {
-        "id": f"/subscriptions/{op.subscription}/providers/Microsoft.ContainerService/"
-        f"locations/{op.location}/operations/{op.id}",
-        "name": op.id,
+        "name": str(uuid.UUID(bytes=uuid.UUID(op.id).bytes_le)),
         "status": "InProgress" if op.ended is None else op.outcome,
         "startTime": op.started,
     }
@@ -292,7 +373,7 @@ def operation_body(op: Operation) -> dict[str, Any]:
 
 def handle_operation(store: Store, ex: Exchange, sub: str, op_id: str) -> Response:
     """``.../locations/{loc}/operations/{id}``: each GET counts as one poll."""
-    ex.require_api_version(AKS_API_VERSIONS, "locations/operations")
+    ex.require_api_version(OPERATION_API_VERSIONS, "locations/operations")
     if ex.method != "GET":
         raise errors.method_not_allowed(ex.method)
     op = _find_operation(store, sub, op_id)
@@ -302,7 +383,7 @@ def handle_operation(store: Store, ex: Exchange, sub: str, op_id: str) -> Respon
 
 def handle_operation_result(store: Store, ex: Exchange, sub: str, op_id: str) -> Response:
     """``.../locations/{loc}/operationresults/{id}``: 202 until done, then the result."""
-    ex.require_api_version(AKS_API_VERSIONS, "locations/operationresults")
+    ex.require_api_version(OPERATION_API_VERSIONS, "locations/operationresults")
     if ex.method != "GET":
         raise errors.method_not_allowed(ex.method)
     op = _find_operation(store, sub, op_id)

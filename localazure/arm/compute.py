@@ -13,7 +13,7 @@ from typing import Any
 from werkzeug.wrappers import Response
 
 from localazure.arm import errors
-from localazure.arm.providers import LOCATIONS
+from localazure.arm.catalog import LOCATIONS
 from localazure.arm.store import Store, normalize_location
 from localazure.arm.wire import Exchange
 
@@ -62,12 +62,20 @@ def vcpus_in_use(store: Store, subscription: str, location: str) -> dict[str, in
             continue
         if normalize_location(cluster.location) != normalize_location(location):
             continue
-        for pool in cluster.body.get("properties", {}).get("agentPoolProfiles") or ():
-            size = SIZES_BY_NAME.get(str(pool.get("vmSize", "")).lower())
-            if size is not None:
-                cores = size.vcpus * int(pool.get("count") or 0)
-                used[size.family] = used.get(size.family, 0) + cores
-                used[TOTAL] = used.get(TOTAL, 0) + cores
+        for family, cores in pools_vcpus(cluster.body).items():
+            used[family] = used.get(family, 0) + cores
+    return used
+
+
+def pools_vcpus(body: dict[str, Any]) -> dict[str, int]:
+    """vCPUs a managed cluster body's agent pools hold, per family and in total (``cores``)."""
+    used: dict[str, int] = {}
+    for pool in body.get("properties", {}).get("agentPoolProfiles") or ():
+        size = SIZES_BY_NAME.get(str(pool.get("vmSize", "")).lower())
+        if size is not None:
+            cores = size.vcpus * int(pool.get("count") or 0)
+            used[size.family] = used.get(size.family, 0) + cores
+            used[TOTAL] = used.get(TOTAL, 0) + cores
     return used
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from typing import Any
 
+from localazure.arm.catalog import AKS_API_VERSIONS, short_location
 from localazure.arm.permissions import permission_entry
 from localazure.arm.scenario import (
     AksLag,
@@ -12,6 +14,7 @@ from localazure.arm.scenario import (
     Countdown,
     Fault,
     FaultKind,
+    Flap,
     Lag,
     Outcome,
 )
@@ -19,6 +22,7 @@ from localazure.arm.store import (
     DEFAULT_SUBSCRIPTION,
     Call,
     CallHook,
+    GroupKey,
     Hook,
     Registration,
     Store,
@@ -38,7 +42,14 @@ SCENARIO_SETTERS = (
     "set_permissions",
     "set_vcpu_quota",
     "restrict_vm_size",
+    "set_read_flap",
+    "set_aks_flap",
+    "set_aks_api_versions",
+    "set_kubernetes_versions",
+    "set_throttling",
 )
+# ARM's documented token buckets per subscription (size, refill per second).
+ARM_THROTTLE_LIMITS = {"reads": (250.0, 25.0), "writes": (200.0, 10.0), "deletes": (200.0, 10.0)}
 
 
 class ScenarioControl:
@@ -140,8 +151,8 @@ class ScenarioControl:
         ``seconds``, then ``outcome``. A Failed outcome carries ``error_code``/``message``
         and applies to the next ``times`` operations (None: all). ``cluster`` (with
         ``group``) limits the plan to one cluster."""
-        if outcome not in ("Succeeded", "Failed"):
-            raise ValueError("outcome must be 'Succeeded' or 'Failed'")
+        if outcome not in ("Succeeded", "Failed", "Canceled"):
+            raise ValueError("outcome must be 'Succeeded', 'Failed' or 'Canceled'")
         plan = ClusterPlan(polls, seconds, outcome, error_code, error_message, times)
         with self._store.lock:
             if cluster is None:
@@ -218,6 +229,90 @@ class ScenarioControl:
         ``location`` by the resource SKUs API."""
         with self._store.lock:
             self._store.state.restricted_sizes.add((normalize_location(location), vm_size.lower()))
+
+    def set_read_flap(
+        self,
+        *,
+        windows: Iterable[Sequence[float]],
+        group: str | None = None,
+        subscription: str = DEFAULT_SUBSCRIPTION,
+    ) -> None:
+        """ARM reads (GET/HEAD) of a group answer 404 ``ResourceGroupNotFound`` during each
+        ``(start, end)`` window, in seconds from the group's creation, and see it between them
+        (visible, 404, visible). ``group=None`` sets the default for new groups."""
+        flap = Flap(tuple((float(a), float(b)) for a, b in windows))
+        with self._store.lock:
+            self._set_flap(flap, group, subscription, aks=False)
+
+    def set_aks_flap(
+        self,
+        *,
+        windows: Iterable[Sequence[float]],
+        group: str | None = None,
+        subscription: str = DEFAULT_SUBSCRIPTION,
+    ) -> None:
+        """The AKS provider does not see a group during each ``(start, end)`` window (seconds
+        from its creation), separately from ARM reads; how it says so follows ``set_aks_lag``'s
+        ``mode`` (default: an immediate 404 ``ResourceGroupNotFound`` on the PUT)."""
+        flap = Flap(tuple((float(a), float(b)) for a, b in windows))
+        with self._store.lock:
+            self._set_flap(flap, group, subscription, aks=True)
+
+    def _set_flap(self, flap: Flap, group: str | None, subscription: str, *, aks: bool) -> None:
+        state = self._store.state
+        if group is None:
+            if aks:
+                state.aks_flap = flap
+            else:
+                state.read_flap = flap
+            return
+        key: GroupKey = (subscription.lower(), group.lower())
+        (state.group_aks_flap if aks else state.group_read_flap)[key] = flap
+        existing = state.groups.get(key)
+        if existing is not None:
+            if aks:
+                existing.aks_flap = flap
+            else:
+                existing.read_flap = flap
+
+    def set_aks_api_versions(self, *, location: str, versions: Sequence[str]) -> None:
+        """The AKS api-versions ``location`` offers (the default: all of them, everywhere).
+        Any other version there gets 400 ``NoRegisteredProviderFound``; an empty list drops
+        the region from the provider's ``locations``."""
+        unknown = set(versions) - set(AKS_API_VERSIONS)
+        if unknown:
+            raise ValueError(f"unknown AKS api-versions {sorted(unknown)}")
+        with self._store.lock:
+            self._store.state.aks_offer[short_location(location)] = tuple(versions)
+
+    def set_kubernetes_versions(self, *, location: str, versions: Sequence[str]) -> None:
+        """The Kubernetes versions (MAJOR.MINOR.PATCH) AKS offers in ``location``; any other
+        gets 400 ``AgentPoolK8sVersionNotSupported``."""
+        with self._store.lock:
+            self._store.state.kubernetes_offer[short_location(location)] = tuple(versions)
+
+    def set_throttling(
+        self,
+        enabled: bool = True,
+        *,
+        reads: Sequence[float] = ARM_THROTTLE_LIMITS["reads"],
+        writes: Sequence[float] = ARM_THROTTLE_LIMITS["writes"],
+        deletes: Sequence[float] = ARM_THROTTLE_LIMITS["deletes"],
+    ) -> None:
+        """ARM's token buckets per subscription, for reads, writes and deletes separately
+        (``(bucket size, refill per second)``, ARM's documented 250/25, 200/10, 200/10 by
+        default). An empty bucket answers 429 ``SubscriptionRequestsThrottled`` with
+        ``Retry-After``. Off by default; ``enabled=False`` turns it off again."""
+        with self._store.lock:
+            state = self._store.state
+            state.buckets.clear()
+            state.throttle_limits = None
+            if enabled:
+                state.throttle_limits = {
+                    "reads": (float(reads[0]), float(reads[1])),
+                    "writes": (float(writes[0]), float(writes[1])),
+                    "deletes": (float(deletes[0]), float(deletes[1])),
+                }
 
     def on_call(self, callback: CallHook, *, method: str = "*", path: str = ".*") -> None:
         """Call ``callback(call, peer_port, response_headers)`` for every request whose method

@@ -6,6 +6,8 @@ azure-mgmt-core's ``ARMErrorFormat`` parses into ``HttpResponseError.error.code`
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from typing import Any
 
 from localazure.tokens import PRINCIPAL_ID
@@ -24,6 +26,8 @@ class ArmError(Exception):
         *,
         headers: dict[str, str] | None = None,
         details: list[dict[str, Any]] | None = None,
+        target: str | None = None,
+        additional_info: list[dict[str, Any]] | None = None,
     ) -> None:
         super().__init__(f"{status} {code}: {message}")
         self.status = status
@@ -31,11 +35,18 @@ class ArmError(Exception):
         self.message = message
         self.headers = headers or {}
         self.details = details
+        self.target = target
+        self.additional_info = additional_info
 
     def body(self) -> dict[str, Any]:
-        error: dict[str, Any] = {"code": self.code, "message": self.message}
+        error: dict[str, Any] = {"code": self.code}
+        if self.target:
+            error["target"] = self.target
+        error["message"] = self.message
         if self.details:
             error["details"] = self.details
+        if self.additional_info:
+            error["additionalInfo"] = self.additional_info
         return {"error": error}
 
 
@@ -116,7 +127,7 @@ def missing_api_version() -> ArmError:
     )
 
 
-def invalid_api_version(version: str, resource_type: str, supported: list[str]) -> ArmError:
+def invalid_api_version(version: str, resource_type: str, supported: Sequence[str]) -> ArmError:
     return ArmError(
         400,
         "InvalidApiVersionParameter",
@@ -203,21 +214,46 @@ def authorization_failed(action: str, scope: str) -> ArmError:
     )
 
 
-def request_disallowed_by_policy(action: str, scope: str) -> ArmError:
-    name = scope.rstrip("/").rsplit("/", 1)[-1]
-    assignment = "/providers/Microsoft.Authorization/policyAssignments/localazure-deny"
+POLICY_ASSIGNMENT = "localazure-deny-aks"
+POLICY_DEFINITION = "localazure-deny-aks-definition"
+
+
+def request_disallowed_by_policy(name: str, subscription: str) -> ArmError:
+    """ARM's deny: the resource name and the policy identifiers, never an action or a scope."""
+    scope = f"/subscriptions/{subscription}"
+    assignment = f"{scope}/providers/Microsoft.Authorization/policyAssignments/{POLICY_ASSIGNMENT}"
+    definition = f"{scope}/providers/Microsoft.Authorization/policyDefinitions/{POLICY_DEFINITION}"
+    identifiers = json.dumps(
+        [
+            {
+                "policyAssignment": {"name": "Deny AKS in this subscription", "id": assignment},
+                "policyDefinition": {"name": "Deny AKS", "id": definition},
+            }
+        ],
+        separators=(",", ":"),
+    )
     return ArmError(
         403,
         "RequestDisallowedByPolicy",
-        f"Resource '{name}' was disallowed by policy. Reasons: 'The action '{action}' over "
-        f"scope '{scope}' is denied by policy assignment 'localazure-deny'.'. "
-        f'Policy identifiers: \'[{{"policyAssignment":{{"name":"localazure-deny",'
-        f'"id":"{assignment}"}}}}]\'.',
-        details=[
+        f"Resource '{name}' was disallowed by policy. Policy identifiers: '{identifiers}'.",
+        target=name,
+        additional_info=[
             {
-                "code": "PolicyViolation",
-                "target": scope,
-                "message": f"Action '{action}' denied by policy assignment 'localazure-deny'.",
+                "type": "PolicyViolation",
+                "info": {
+                    "evaluationDetails": {"evaluatedExpressions": []},
+                    "policyDefinitionDisplayName": "Deny AKS",
+                    "policyDefinitionId": definition,
+                    "policyDefinitionName": POLICY_DEFINITION,
+                    "policyDefinitionEffect": "deny",
+                    "policyAssignmentId": assignment,
+                    "policyAssignmentName": POLICY_ASSIGNMENT,
+                    "policyAssignmentDisplayName": "Deny AKS in this subscription",
+                    "policyAssignmentScope": scope,
+                    "policyAssignmentParameters": {},
+                    "policyExemptionIds": [],
+                    "policyEnrollmentIds": [],
+                },
             }
         ],
     )
@@ -259,4 +295,76 @@ def unauthorized_fault() -> ArmError:
         "InvalidAuthenticationToken",
         message,
         headers={"WWW-Authenticate": _www_authenticate("invalid_token", message)},
+    )
+
+
+def subscription_throttled(kind: str, subscription: str, retry_after: int) -> ArmError:
+    """ARM's own token-bucket throttling (before the resource provider sees the request)."""
+    return ArmError(
+        429,
+        "SubscriptionRequestsThrottled",
+        f"Number of '{kind}' requests for subscription '{subscription}' actor '{PRINCIPAL_ID}' "
+        f"exceeded. Please try again after '{retry_after}' seconds after additional tokens are "
+        "available. Refer to https://aka.ms/arm-throttling",
+        headers={"Retry-After": str(retry_after)},
+    )
+
+
+def no_registered_provider(
+    location: str,
+    version: str,
+    resource_type: str,
+    versions: Sequence[str],
+    locations: Sequence[str],
+) -> ArmError:
+    return ArmError(
+        400,
+        "NoRegisteredProviderFound",
+        f"No registered resource provider found for location '{location}' and API version "
+        f"'{version}' for type '{resource_type}'. The supported api-versions are "
+        f"'{', '.join(versions)}'. The supported locations are '{', '.join(locations)}'.",
+    )
+
+
+# AKS's synchronous refusals of a managed cluster PUT (400, before any operation starts).
+
+
+def must_define_system_pool() -> ArmError:
+    return ArmError(400, "MustDefineAtLeastOneSystemPool", "Must define at least one system pool.")
+
+
+def system_pool_sku_too_low(pool: str) -> ArmError:
+    return ArmError(
+        400,
+        "SystemPoolSkuTooLow",
+        "System node pool must use VM sku with more than 2 cores and 4GB memory. "
+        f"Nodepool name: {pool}.",
+    )
+
+
+def kubernetes_version_not_supported(version: str) -> ArmError:
+    return ArmError(
+        400,
+        "AgentPoolK8sVersionNotSupported",
+        f"Version {version} is not supported in this region. Please use [az aks get-versions] "
+        "command to get the supported version list in this region. For more information, please "
+        "check https://aka.ms/supported-version-list",
+    )
+
+
+def vm_size_not_allowed(pool: str, location: str) -> ArmError:
+    return ArmError(
+        400,
+        "BadRequest",
+        f"The VM size of AgentPoolProfile:{pool} is not allowed in your subscription in location "
+        f"'{location}'.  For more details, please visit https://aka.ms/aks/quotas-skus-regions",
+    )
+
+
+def insufficient_vcpu_quota(requested: int, remaining: int, family: str, location: str) -> ArmError:
+    return ArmError(
+        400,
+        "ErrCode_InsufficientVCPUQuota",
+        f"Insufficient vcpu quota requested {requested}, remaining {remaining} for family {family} "
+        f"for region {location}.",
     )

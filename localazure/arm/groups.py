@@ -9,8 +9,9 @@ from typing import Any
 from werkzeug.wrappers import Response
 
 from localazure.arm import errors
+from localazure.arm.catalog import RESOURCES_API_VERSIONS
 from localazure.arm.store import Group, Store, normalize_location
-from localazure.arm.wire import RESOURCES_API_VERSIONS, Exchange
+from localazure.arm.wire import Exchange
 
 GROUP_TYPE = "Microsoft.Resources/resourceGroups"
 
@@ -35,7 +36,7 @@ def handle_group(store: Store, ex: Exchange, subscription: str, name: str) -> Re
     method = ex.method
     if method in ("GET", "HEAD"):
         group = store.group(subscription, name)
-        if group is None or group.hidden.observe():
+        if group is None or group.hidden_from_reads():
             if method == "HEAD":
                 return ex.respond(404)
             raise errors.resource_group_not_found(name)

@@ -7,14 +7,25 @@ from typing import Any
 from werkzeug.wrappers import Response
 
 from localazure.arm import errors
+from localazure.arm.catalog import AKS_API_VERSIONS, LOCATIONS, RESOURCES_API_VERSIONS
 from localazure.arm.errors import CONTAINER_SERVICE
-from localazure.arm.store import Store
-from localazure.arm.wire import AKS_API_VERSIONS, RESOURCES_API_VERSIONS, Exchange
+from localazure.arm.store import Store, normalize_location
+from localazure.arm.wire import Exchange
 
-LOCATIONS = ["East US", "East US 2", "West Europe", "North Europe", "West US 2", "UK South"]
+_DISPLAY = {normalize_location(name): name for name in LOCATIONS}
 
 
-def provider_body(sub: str, namespace: str, state: str) -> dict[str, Any]:
+def offered(offer: dict[str, tuple[str, ...]]) -> tuple[list[str], list[str]]:
+    """ARM flattens the provider's endpoints: the regions offering the type at all (display
+    names) and the union of their api-versions (newest first)."""
+    regions = [_DISPLAY.get(region, region) for region, versions in offer.items() if versions]
+    union = {v for versions in offer.values() for v in versions}
+    return regions, sorted(union, reverse=True)
+
+
+def provider_body(
+    sub: str, namespace: str, state: str, offer: dict[str, tuple[str, ...]] | None = None
+) -> dict[str, Any]:
     body: dict[str, Any] = {
         "id": f"/subscriptions/{sub}/providers/{namespace}",
         "namespace": namespace,
@@ -23,19 +34,20 @@ def provider_body(sub: str, namespace: str, state: str) -> dict[str, Any]:
         "resourceTypes": [],
     }
     if namespace.lower() == CONTAINER_SERVICE.lower():
+        locations, versions = offered(offer or {n: AKS_API_VERSIONS for n in _DISPLAY})
         body["namespace"] = CONTAINER_SERVICE
         body["id"] = f"/subscriptions/{sub}/providers/{CONTAINER_SERVICE}"
         body["resourceTypes"] = [
             {
                 "resourceType": "managedClusters",
-                "locations": LOCATIONS,
-                "apiVersions": list(AKS_API_VERSIONS),
+                "locations": locations,
+                "apiVersions": versions,
                 "capabilities": "SystemAssignedResourceIdentity, SupportsTags, SupportsLocation",
             },
             {
                 "resourceType": "locations/operations",
-                "locations": LOCATIONS,
-                "apiVersions": list(AKS_API_VERSIONS),
+                "locations": locations,
+                "apiVersions": versions,
             },
         ]
     return body
@@ -51,7 +63,7 @@ def handle_provider(store: Store, ex: Exchange, sub: str, namespace: str) -> Res
         raise errors.method_not_allowed(ex.method)
     # Each provider GET is one observation of a registration in progress.
     state = store.registration_state(sub, observe=True) if _is_aks(namespace) else "Registered"
-    return ex.respond(200, provider_body(sub, namespace, state))
+    return ex.respond(200, provider_body(sub, namespace, state, store.state.aks_offer))
 
 
 def handle_register(store: Store, ex: Exchange, sub: str, namespace: str) -> Response:
@@ -65,4 +77,4 @@ def handle_register(store: Store, ex: Exchange, sub: str, namespace: str) -> Res
         registration.state = "Registering"
         registration.progress = registration.delay.countdown()
     state = store.registration_state(sub, observe=False)
-    return ex.respond(200, provider_body(sub, namespace, state))
+    return ex.respond(200, provider_body(sub, namespace, state, store.state.aks_offer))

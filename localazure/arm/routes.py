@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import math
 import re
 import socket
 import time
@@ -20,9 +21,10 @@ from localazure.arm.control import ScenarioControl
 from localazure.arm.groups import handle_delete_job, handle_group
 from localazure.arm.permissions import handle_permissions
 from localazure.arm.providers import handle_provider, handle_register
-from localazure.arm.scenario import Fault
+from localazure.arm.scenario import Fault, TokenBucket
 from localazure.arm.store import Call, Store, now_iso
 from localazure.arm.wire import Exchange
+from localazure.serving import SOCKET_KEY
 
 Handler = Callable[..., Response]
 StartResponse = Callable[..., Any]
@@ -61,6 +63,13 @@ ROUTES: list[tuple[re.Pattern[str], Handler]] = [
 ]
 
 _VERBS = {"GET": "read", "HEAD": "read", "PUT": "write", "PATCH": "write", "DELETE": "delete"}
+# ARM's throttling buckets: reads, writes and deletes are counted separately.
+_BUCKETS = {"GET": "reads", "HEAD": "reads", "DELETE": "deletes"}
+
+
+def _subscription(path: str) -> str:
+    match = re.match(r"^/subscriptions/([^/]+)", path, re.I)
+    return match.group(1) if match else ""
 
 
 class ConnectionDropped(ConnectionAbortedError):
@@ -76,7 +85,8 @@ def denied_action(method: str, path: str) -> str:
     if register:
         return f"{register.group(1)}/register/action"
     if re.search(r"/resourcegroups/[^/]+$", path, re.I):
-        return f"Microsoft.Resources/subscriptions/resourceGroups/{verb}"
+        # ARM names this action in lowercase in AuthorizationFailed.
+        return f"Microsoft.Resources/subscriptions/resourcegroups/{verb}"
     return f"Microsoft.Resources/{verb}"
 
 
@@ -125,18 +135,43 @@ class ArmApp:
     def _answer(self, ex: Exchange, environ: dict[str, Any]) -> Response:
         with self._store.lock:
             fault = self._take_fault(ex)
+        bucket: tuple[str, TokenBucket] | None = None
         try:
             if fault is not None:
                 self._inject(fault, ex, environ)
             ex.check_bearer()
             with self._store.lock:
-                return self._route(ex)
+                bucket = self._bucket(ex)
+                wait = bucket[1].take() if bucket else 0.0
+                if wait > 0 and bucket is not None:
+                    raise errors.subscription_throttled(
+                        bucket[0][:-1], _subscription(ex.path), max(1, math.ceil(wait))
+                    )
+                response = self._route(ex)
         except errors.ArmError as error:
-            return ex.respond_error(error)
+            response = ex.respond_error(error)
         except ConnectionDropped:
             raise
         except Exception as exc:  # an emulator bug must still look like an ARM 500
             return ex.respond_error(errors.ArmError(500, "InternalServerError", repr(exc)))
+        if bucket is not None:  # ARM tells every caller how many requests remain
+            kind, tokens = bucket
+            response.headers[f"x-ms-ratelimit-remaining-subscription-{kind}"] = str(
+                tokens.remaining()
+            )
+        return response
+
+    def _bucket(self, ex: Exchange) -> tuple[str, TokenBucket] | None:
+        """The subscription's token bucket for this kind of request, when throttling is on."""
+        limits = self._store.state.throttle_limits
+        subscription = _subscription(ex.path).lower()
+        if limits is None or not subscription:
+            return None
+        kind = _BUCKETS.get(ex.method, "writes")
+        bucket = self._store.state.buckets.get((subscription, kind))
+        if bucket is None:
+            bucket = self._store.state.buckets[(subscription, kind)] = TokenBucket(*limits[kind])
+        return kind, bucket
 
     def _take_fault(self, ex: Exchange) -> Fault | None:
         for fault in self._store.state.faults:
@@ -159,12 +194,13 @@ class ArmApp:
         if fault.kind == "forbidden":
             raise errors.authorization_failed(action, scope)
         if fault.kind == "policy":
-            raise errors.request_disallowed_by_policy(action, scope)
+            name = ex.path.rstrip("/").rsplit("/", 1)[-1]
+            raise errors.request_disallowed_by_policy(name, _subscription(ex.path))
         if fault.kind == "operation_not_allowed":
             name = ex.path.rstrip("/").rsplit("/", 1)[-1]
             raise errors.operation_not_allowed(name, str(uuid.uuid4()), now_iso())
         # "drop": close the TCP connection without a TLS close_notify or an HTTP answer.
-        sock = environ.get("werkzeug.socket")
+        sock = environ.get(SOCKET_KEY)
         if isinstance(sock, socket.socket):
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)

@@ -22,7 +22,7 @@ FaultKind = Literal[
     "operation_not_allowed",
 ]
 FAULT_KINDS: tuple[str, ...] = get_args(FaultKind)
-Outcome = Literal["Succeeded", "Failed"]
+Outcome = Literal["Succeeded", "Failed", "Canceled"]
 AksLagMode = Literal["immediate", "async"]
 
 
@@ -109,3 +109,52 @@ class Fault:
     def fire(self) -> None:
         if self.times is not None:
             self.times -= 1
+
+
+@dataclass(frozen=True)
+class Flap:
+    """Windows of seconds, counted from a group's creation, in which a reader does not see it.
+
+    Cross-region replication can answer 404 after a successful create and then flip back and
+    forth (visible, 404, visible); each ``(start, end)`` is one 404 spell.
+    """
+
+    windows: tuple[tuple[float, float], ...] = ()
+
+    def __post_init__(self) -> None:
+        for start, end in self.windows:
+            if not 0 <= start < end:
+                raise ValueError(f"a flap window needs 0 <= start < end, not ({start}, {end})")
+
+    def hidden(self, created: float) -> bool:
+        elapsed = time.monotonic() - created
+        return any(start <= elapsed < end for start, end in self.windows)
+
+
+@dataclass
+class TokenBucket:
+    """ARM's throttling: ``size`` tokens, refilled at ``refill`` a second; a request takes one."""
+
+    size: float
+    refill: float
+    tokens: float = -1.0
+    stamp: float = field(default_factory=time.monotonic)
+
+    def __post_init__(self) -> None:
+        if self.size < 1 or self.refill <= 0:
+            raise ValueError("a token bucket needs size >= 1 and refill > 0")
+        if self.tokens < 0:
+            self.tokens = self.size
+
+    def take(self) -> float:
+        """0 when a token was taken; otherwise the seconds until one is available."""
+        now = time.monotonic()
+        self.tokens = min(self.size, self.tokens + (now - self.stamp) * self.refill)
+        self.stamp = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return 0.0
+        return (1 - self.tokens) / self.refill
+
+    def remaining(self) -> int:
+        return int(self.tokens)

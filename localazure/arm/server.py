@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import secrets
 import tempfile
-import threading
 from pathlib import Path
 from typing import Any
-
-from werkzeug.serving import BaseWSGIServer, make_server
 
 from localazure.arm.control import ScenarioControl
 from localazure.arm.identity import IDENTITY_PATH, IdentityApp
@@ -16,14 +13,7 @@ from localazure.arm.routes import ArmApp
 from localazure.arm.store import Store
 from localazure.certs import TestCertificates, make_certificates
 from localazure.processes import StartStop
-from localazure.serving import NoDelayHandler
-
-
-class _QuietHandler(NoDelayHandler):
-    """Keeps test output clean; the call log records every request instead."""
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        pass
+from localazure.serving import KeepAliveServer
 
 
 class ArmEmulator(ScenarioControl, StartStop):
@@ -53,8 +43,7 @@ class ArmEmulator(ScenarioControl, StartStop):
         self._port = port
         self._identity_port = identity_port
         self._secret = identity_secret or secrets.token_hex(16)
-        self._servers: list[BaseWSGIServer] = []
-        self._threads: list[threading.Thread] = []
+        self._servers: list[KeepAliveServer] = []
         self._tempdir: tempfile.TemporaryDirectory[str] | None = None
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -70,37 +59,23 @@ class ArmEmulator(ScenarioControl, StartStop):
                 directory = Path(self._tempdir.name)
             certs = make_certificates(directory)
             self._certificates = certs
-        arm = make_server(
+        # The call log records every request, so neither server logs.
+        arm = KeepAliveServer(
             self._host,
             self._port,
             ArmApp(self._store, self, lambda: self.url),
-            threaded=True,
-            request_handler=_QuietHandler,
-            ssl_context=(str(certs.cert_pem), str(certs.key_pem)),
+            certificate=(certs.cert_pem, certs.key_pem),
         )
-        identity = make_server(
-            self._host,
-            self._identity_port,
-            IdentityApp(self._store, self._secret),
-            threaded=True,
-            request_handler=_QuietHandler,
+        identity = KeepAliveServer(
+            self._host, self._identity_port, IdentityApp(self._store, self._secret)
         )
-        for server in (arm, identity):
-            thread = threading.Thread(
-                target=server.serve_forever, name="localazure-arm", daemon=True
-            )
-            thread.start()
-            self._servers.append(server)
-            self._threads.append(thread)
+        self._servers = [arm.start(), identity.start()]
         return self
 
     def stop(self) -> None:
         for server in self._servers:
-            server.shutdown()
-        for thread in self._threads:
-            thread.join(timeout=5)
+            server.stop()
         self._servers.clear()
-        self._threads.clear()
         if self._tempdir is not None:
             self._tempdir.cleanup()
             self._tempdir = None
@@ -112,7 +87,7 @@ class ArmEmulator(ScenarioControl, StartStop):
 
     # -- addresses --------------------------------------------------------------------------
 
-    def _server(self, index: int) -> BaseWSGIServer:
+    def _server(self, index: int) -> KeepAliveServer:
         if not self._servers:
             raise RuntimeError("the ARM emulator is not running; call start() first")
         return self._servers[index]
@@ -120,7 +95,7 @@ class ArmEmulator(ScenarioControl, StartStop):
     @property
     def url(self) -> str:
         """The ARM endpoint, e.g. ``https://127.0.0.1:51234`` (also the token audience)."""
-        return f"https://{self._host}:{self._server(0).server_port}"
+        return f"https://{self._host}:{self._server(0).port}"
 
     @property
     def ca_pem(self) -> Path:
@@ -132,7 +107,7 @@ class ArmEmulator(ScenarioControl, StartStop):
     @property
     def identity_endpoint(self) -> str:
         """App Service's ``IDENTITY_ENDPOINT``: ``http://127.0.0.1:<port>/msi/token``."""
-        return f"http://{self._host}:{self._server(1).server_port}{IDENTITY_PATH}"
+        return f"http://{self._host}:{self._server(1).port}{IDENTITY_PATH}"
 
     @property
     def identity_header(self) -> str:

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from localazure.arm.scenario import AksLag, ClusterPlan, Countdown, Fault, Lag
+from localazure.arm.catalog import AKS_API_VERSIONS, LOCATIONS, short_location
+from localazure.arm.scenario import AksLag, ClusterPlan, Countdown, Fault, Flap, Lag, TokenBucket
 
 DEFAULT_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
 
@@ -25,9 +27,7 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat().replace("+00:00", "Z")
 
 
-def normalize_location(location: str) -> str:
-    # ARM accepts "East US" and "eastus" alike and answers with the short form.
-    return location.replace(" ", "").lower()
+normalize_location = short_location
 
 
 @dataclass
@@ -42,6 +42,17 @@ class Group:
     aks_hidden: Countdown = field(default_factory=Countdown)
     aks_mode: str = "immediate"
     deleting: Countdown | None = None
+    created: float = field(default_factory=time.monotonic)
+    read_flap: Flap = field(default_factory=Flap)
+    aks_flap: Flap = field(default_factory=Flap)
+
+    def hidden_from_reads(self) -> bool:
+        """One ARM read of the group: True when it answers 404 (lag or a flap window)."""
+        return self.hidden.observe() or self.read_flap.hidden(self.created)
+
+    def hidden_from_aks(self) -> bool:
+        """One AKS look at the group: True when AKS answers ResourceGroupNotFound."""
+        return self.aks_hidden.observe() or self.aks_flap.hidden(self.created)
 
 
 @dataclass
@@ -111,6 +122,10 @@ class Hook:
         return self.pattern.search(path) is not None
 
 
+def default_aks_offer() -> dict[str, tuple[str, ...]]:
+    return {short_location(name): AKS_API_VERSIONS for name in LOCATIONS}
+
+
 @dataclass
 class State:
     """Everything ``reset()`` clears."""
@@ -129,6 +144,17 @@ class State:
     cluster_plan: ClusterPlan = field(default_factory=ClusterPlan)
     cluster_plans: dict[ClusterKey, ClusterPlan] = field(default_factory=dict)
     retry_after: int = 1
+    read_flap: Flap = field(default_factory=Flap)
+    group_read_flap: dict[GroupKey, Flap] = field(default_factory=dict)
+    aks_flap: Flap = field(default_factory=Flap)
+    group_aks_flap: dict[GroupKey, Flap] = field(default_factory=dict)
+    # Region (short name) -> AKS api-versions offered there.
+    aks_offer: dict[str, tuple[str, ...]] = field(default_factory=default_aks_offer)
+    # Region -> Kubernetes versions offered; absent: the catalog's all.
+    kubernetes_offer: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # (bucket size, refill per second) for reads, writes and deletes; None: no throttling.
+    throttle_limits: dict[str, tuple[float, float]] | None = None
+    buckets: dict[tuple[str, str], TokenBucket] = field(default_factory=dict)
     calls: list[Call] = field(default_factory=list)
     hooks: list[Hook] = field(default_factory=list)
     token_fetches: dict[str, int] = field(default_factory=dict)
@@ -187,6 +213,8 @@ class Store:
             aks = self.state.group_aks_lag.get(key, self.state.aks_lag)
             group.aks_hidden = Countdown.start(aks.failures, aks.seconds)
             group.aks_mode = aks.mode
+            group.read_flap = self.state.group_read_flap.get(key, self.state.read_flap)
+            group.aks_flap = self.state.group_aks_flap.get(key, self.state.aks_flap)
         self.state.groups[key] = group
         return group
 

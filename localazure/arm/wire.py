@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,28 +12,6 @@ from werkzeug.wrappers import Request, Response
 
 from localazure.arm import errors
 from localazure.tokens import token_problem
-
-# The pinned SDKs send the first version of each list; the rest are real, older ones
-# that ARM also accepts, so hand-written calls from docs keep working.
-RESOURCES_API_VERSIONS = [
-    "2025-04-01",
-    "2024-11-01",
-    "2024-07-01",
-    "2024-03-01",
-    "2022-09-01",
-    "2021-04-01",
-    # azure-mgmt-core's auto-registration policy registers providers with this one.
-    "2016-02-01",
-]
-AKS_API_VERSIONS = [
-    "2026-08-01",
-    "2025-10-01",
-    "2025-07-01",
-    "2025-05-01",
-    "2024-10-01",
-    "2024-05-01",
-    "2017-08-31",
-]
 
 # Request headers copied into the call log.
 LOGGED_HEADERS = (
@@ -81,7 +60,7 @@ class Exchange:
                 return value
         return None
 
-    def require_api_version(self, supported: list[str], resource_type: str) -> str:
+    def require_api_version(self, supported: Sequence[str], resource_type: str) -> str:
         version = self.api_version()
         if not version:
             raise errors.missing_api_version()

@@ -522,7 +522,9 @@ def test_cluster_put_answers_201_creating_with_async_operation(
     assert op_url.startswith(
         f"{arm.url}/subscriptions/{SUB}/providers/Microsoft.ContainerService/locations/eastus/operations/"
     )
-    assert op_url.endswith(f"?api-version={AKS_VERSION}")
+    # AKS's own operations api-version, and nothing but Azure-AsyncOperation to follow.
+    assert op_url.endswith("?api-version=2016-03-30")
+    assert "Retry-After" not in headers and "Location" not in headers
     assert [_get(aks, op_url).json()["status"] for _ in range(3)] == [
         "InProgress",
         "InProgress",
@@ -788,30 +790,39 @@ def test_unauthorized_fault(arm: ArmEmulator, rm: ResourceManagementClient) -> N
 def test_forbidden_fault_names_action_and_scope(
     arm: ArmEmulator, rm: ResourceManagementClient, aks: ContainerServiceClient
 ) -> None:
-    """403 AuthorizationFailed names the denied action and the scope."""
+    """403 AuthorizationFailed names the denied action (lowercase, as ARM writes it) and scope."""
     arm.add_fault("forbidden", method="PUT", path="/resourcegroups/[^/]+$")
     with pytest.raises(HttpResponseError) as info:
         rm.resource_groups.create_or_update("denied", {"location": "eastus"})
     assert info.value.status_code == 403
     assert info.value.error is not None and info.value.error.code == "AuthorizationFailed"
-    assert "'Microsoft.Resources/subscriptions/resourceGroups/write'" in str(
+    assert "'Microsoft.Resources/subscriptions/resourcegroups/write'" in str(
         info.value.error.message
     )
     assert f"'/subscriptions/{SUB}/resourcegroups/denied'" in str(info.value.error.message)
 
 
-def test_policy_fault_names_action_and_scope(
+def test_policy_fault_names_the_resource_and_policy_identifiers(
     arm: ArmEmulator, rm: ResourceManagementClient, aks: ContainerServiceClient
 ) -> None:
-    """403 RequestDisallowedByPolicy names the denied action and the scope."""
+    """403 RequestDisallowedByPolicy names the resource and the policy identifiers (with the
+    same in additionalInfo), and no action or scope, as ARM's deny does."""
     arm.add_group("rg")
     arm.add_fault("policy", method="PUT", path="managedClusters")
     with pytest.raises(HttpResponseError) as info:
         _create_cluster(aks, "rg", "c1")
     assert info.value.status_code == 403
-    assert info.value.error is not None and info.value.error.code == "RequestDisallowedByPolicy"
-    assert "Microsoft.ContainerService/managedClusters/write" in str(info.value.error.message)
-    assert "/managedClusters/c1" in str(info.value.error.message)
+    error = info.value.error
+    assert error is not None and error.code == "RequestDisallowedByPolicy"
+    message = str(error.message)
+    assert message.startswith("Resource 'c1' was disallowed by policy. Policy identifiers: '[")
+    assert "policyAssignments/" in message and "policyDefinitions/" in message
+    assert "action '" not in message and "over scope" not in message
+    assert error.target == "c1"
+    (violation,) = error.additional_info or []
+    assert violation.type == "PolicyViolation"
+    assert violation.info["policyDefinitionEffect"] == "deny"
+    assert violation.info["policyAssignmentId"] in message
 
 
 def test_dropped_connection_fault(arm: ArmEmulator, rm: ResourceManagementClient) -> None:
