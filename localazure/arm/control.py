@@ -17,6 +17,7 @@ from localazure.arm.scenario import (
     Flap,
     Lag,
     Outcome,
+    TokenBucket,
 )
 from localazure.arm.store import (
     DEFAULT_SUBSCRIPTION,
@@ -308,10 +309,11 @@ class ScenarioControl:
             state.buckets.clear()
             state.throttle_limits = None
             if enabled:
+                limits = {"reads": reads, "writes": writes, "deletes": deletes}
+                for size, refill in limits.values():
+                    TokenBucket(size, refill)  # refuses a bucket that could never pass a call
                 state.throttle_limits = {
-                    "reads": (float(reads[0]), float(reads[1])),
-                    "writes": (float(writes[0]), float(writes[1])),
-                    "deletes": (float(deletes[0]), float(deletes[1])),
+                    kind: (float(size), float(refill)) for kind, (size, refill) in limits.items()
                 }
 
     def on_call(self, callback: CallHook, *, method: str = "*", path: str = ".*") -> None:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
-import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -19,51 +18,25 @@ from azure.core.exceptions import (
     ResourceNotFoundError,
     ServiceResponseError,
 )
-from azure.core.rest import HttpRequest, HttpResponse
+from azure.core.rest import HttpResponse
 from azure.identity import DefaultAzureCredential, ManagedIdentityCredential
 from azure.mgmt.containerservice import ContainerServiceClient
-from azure.mgmt.containerservice.models import ManagedCluster
 from azure.mgmt.resource.resources import ResourceManagementClient
 
-from localazure.arm import DEFAULT_SUBSCRIPTION, ArmEmulator
+from localazure.arm import ArmEmulator
 from localazure.tokens import ISSUER, read_claims
-
-SUB = DEFAULT_SUBSCRIPTION
-OTHER_SUB = "11111111-1111-1111-1111-111111111111"
-AKS_VERSION = "2026-08-01"
-RG_VERSION = "2025-04-01"
-
-# Variables that would steer DefaultAzureCredential to another credential.
-OTHER_CREDENTIAL_VARS = (
-    "AZURE_CLIENT_ID",
-    "AZURE_TENANT_ID",
-    "AZURE_CLIENT_SECRET",
-    "AZURE_CLIENT_CERTIFICATE_PATH",
-    "AZURE_USERNAME",
-    "AZURE_FEDERATED_TOKEN_FILE",
-    "AZURE_TOKEN_CREDENTIALS",
-    "IDENTITY_SERVER_THUMBPRINT",
-    "IMDS_ENDPOINT",
-    "MSI_ENDPOINT",
-    "MSI_SECRET",
+from tests.localazure.sdk import (
+    OTHER_SUB,
+    RG_VERSION,
+    SUB,
+    _cluster_request,
+    _create_cluster,
+    _get,
+    _name,
+    _statuses,
+    make_aks,
+    make_rm,
 )
-
-
-@pytest.fixture
-def env(arm_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    for name in OTHER_CREDENTIAL_VARS:
-        monkeypatch.delenv(name, raising=False)
-    for name, value in arm_env.items():
-        monkeypatch.setenv(name, value)
-    return arm_env
-
-
-@pytest.fixture
-def credential(env: dict[str, str]) -> Iterator[DefaultAzureCredential]:
-    cred = DefaultAzureCredential()
-    with cred:
-        yield cred
-
 
 # Time windows of the emulator: long enough for a few TLS calls on a loaded 2-core machine.
 WINDOW = 2.0
@@ -72,81 +45,6 @@ WINDOW = 2.0
 def _sleep_past(opened: float) -> None:
     """Sleep until the window that opened (at the latest) at ``opened`` has surely closed."""
     time.sleep(max(0.0, opened + WINDOW - time.monotonic()) + 0.1)
-
-
-def _rm(arm: ArmEmulator, credential: Any, **kwargs: Any) -> ResourceManagementClient:
-    kwargs.setdefault("credential_scopes", [f"{arm.url}/.default"])
-    kwargs.setdefault("retry_total", 0)
-    return ResourceManagementClient(
-        credential, kwargs.pop("subscription", SUB), base_url=arm.url, **kwargs
-    )
-
-
-def _aks(arm: ArmEmulator, credential: Any, **kwargs: Any) -> ContainerServiceClient:
-    kwargs.setdefault("credential_scopes", [f"{arm.url}/.default"])
-    kwargs.setdefault("retry_total", 0)
-    return ContainerServiceClient(
-        credential, kwargs.pop("subscription", SUB), base_url=arm.url, **kwargs
-    )
-
-
-@pytest.fixture
-def rm(arm: ArmEmulator, credential: DefaultAzureCredential) -> ResourceManagementClient:
-    return _rm(arm, credential)
-
-
-@pytest.fixture
-def aks(arm: ArmEmulator, credential: DefaultAzureCredential) -> ContainerServiceClient:
-    return _aks(arm, credential)
-
-
-def _name(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
-def _cluster_request(**tags: str) -> ManagedCluster:
-    return ManagedCluster(
-        {
-            "location": "eastus",
-            "tags": tags,
-            "identity": {"type": "SystemAssigned"},
-            "properties": {
-                "dnsPrefix": "demo",
-                "agentPoolProfiles": [
-                    {"name": "system", "count": 1, "vmSize": "Standard_D2s_v5", "mode": "System"}
-                ],
-            },
-        }
-    )
-
-
-def _create_cluster(
-    aks: ContainerServiceClient, group: str, name: str, **kwargs: Any
-) -> tuple[ManagedCluster, Any]:
-    """Start a cluster create without polling; returns the body and the response headers."""
-    poller = aks.managed_clusters.begin_create_or_update(
-        group,
-        name,
-        _cluster_request(team="a"),
-        polling=False,
-        cls=lambda response, body, _: (body, response.http_response.headers),
-        **kwargs,
-    )
-    # `cls` turns the poller's result into a tuple; its type hint does not know that.
-    result: tuple[ManagedCluster, Any] = poller.result()  # type: ignore[assignment]
-    return result
-
-
-def _get(
-    client: ResourceManagementClient | ContainerServiceClient, url: str, **headers: str
-) -> HttpResponse:
-    return client.send_request(HttpRequest("GET", url, headers=headers))
-
-
-def _statuses(arm: ArmEmulator, method: str, fragment: str) -> list[int]:
-    return [
-        c.status for c in arm.calls if c.method == method and fragment.lower() in c.path.lower()
-    ]
 
 
 # -- managed identity -----------------------------------------------------------------------
@@ -243,7 +141,7 @@ def test_arm_rejects_token_for_public_cloud_audience(
     arm: ArmEmulator, credential: DefaultAzureCredential
 ) -> None:
     """A token scoped to management.azure.com (not the endpoint in use) is refused."""
-    rm = _rm(arm, credential, credential_scopes=["https://management.azure.com/.default"])
+    rm = make_rm(arm, credential, credential_scopes=["https://management.azure.com/.default"])
     with pytest.raises(ClientAuthenticationError) as info:
         rm.resource_groups.get("anything")
     assert info.value.status_code == 401
@@ -267,7 +165,7 @@ def test_arm_accepts_audience_with_trailing_slash(
     arm: ArmEmulator, credential: DefaultAzureCredential
 ) -> None:
     """A token for '<url>/' is as good as one for '<url>'."""
-    rm = _rm(arm, credential, credential_scopes=[f"{arm.url}//.default"])
+    rm = make_rm(arm, credential, credential_scopes=[f"{arm.url}//.default"])
     rm.resource_groups.create_or_update(_name("rg"), {"location": "eastus"})
     assert arm.token_fetches == {f"{arm.url}/": 1}
 
@@ -293,7 +191,7 @@ def test_unknown_api_version_is_rejected(
     arm: ArmEmulator, credential: DefaultAzureCredential, rm: ResourceManagementClient
 ) -> None:
     """Unknown api-version: 400 InvalidApiVersionParameter; none: MissingApiVersionParameter."""
-    future = _rm(arm, credential, api_version="2099-01-01")
+    future = make_rm(arm, credential, api_version="2099-01-01")
     with pytest.raises(HttpResponseError) as info:
         future.resource_groups.get("x")
     assert (info.value.status_code, info.value.error.code if info.value.error else None) == (
@@ -689,7 +587,7 @@ def test_unregistered_subscription_refuses_cluster_put(
     """Unregistered Microsoft.ContainerService: the PUT is 409 MissingSubscriptionRegistration."""
     arm.set_unregistered(OTHER_SUB)
     arm.add_group("rg", subscription=OTHER_SUB)
-    aks = _aks(arm, credential, subscription=OTHER_SUB)
+    aks = make_aks(arm, credential, subscription=OTHER_SUB)
     with pytest.raises(ResourceExistsError) as info:
         _create_cluster(aks, "rg", "c1")
     assert (
@@ -706,8 +604,8 @@ def test_register_goes_registering_then_registered(
 ) -> None:
     """POST register starts Registering; Registered after the delay; then the AKS PUT works."""
     arm.set_unregistered(OTHER_SUB, polls=2)
-    rm = _rm(arm, credential, subscription=OTHER_SUB)
-    aks = _aks(arm, credential, subscription=OTHER_SUB)
+    rm = make_rm(arm, credential, subscription=OTHER_SUB)
+    aks = make_aks(arm, credential, subscription=OTHER_SUB)
     assert rm.providers.get("Microsoft.ContainerService").registration_state == "NotRegistered"
     assert rm.providers.register("Microsoft.ContainerService").registration_state == "Registering"
     states = [rm.providers.get("Microsoft.ContainerService").registration_state for _ in range(3)]
@@ -723,7 +621,7 @@ def test_sdk_auto_registration_policy_registers_and_retries(
     """On a plain GET, azure-mgmt-core's policy registers the provider and retries the call."""
     arm.set_unregistered(OTHER_SUB, polls=0)
     arm.add_group("rg", subscription=OTHER_SUB)
-    aks = _aks(arm, credential, subscription=OTHER_SUB)
+    aks = make_aks(arm, credential, subscription=OTHER_SUB)
     with pytest.raises(ResourceNotFoundError) as info:
         aks.managed_clusters.get("rg", "c1")  # the policy sleeps 10 s before its provider GET
     assert info.value.error is not None and info.value.error.code == "ResourceNotFound"
@@ -756,7 +654,7 @@ def test_sdk_retry_policy_honours_retry_after(
 ) -> None:
     """With its default retries the SDK waits Retry-After and succeeds on the second try."""
     arm.add_fault("throttle", method="GET", retry_after=1)
-    rm = _rm(arm, credential, retry_total=3)
+    rm = make_rm(arm, credential, retry_total=3)
     arm.add_group("rg")
     started = time.monotonic()
     assert rm.resource_groups.get("rg").name == "rg"
@@ -819,10 +717,11 @@ def test_policy_fault_names_the_resource_and_policy_identifiers(
     assert "policyAssignments/" in message and "policyDefinitions/" in message
     assert "action '" not in message and "over scope" not in message
     assert error.target == "c1"
-    (violation,) = error.additional_info or []
-    assert violation.type == "PolicyViolation"
-    assert violation.info["policyDefinitionEffect"] == "deny"
-    assert violation.info["policyAssignmentId"] in message
+    assert info.value.response is not None
+    (violation,) = json.loads(info.value.response.text())["error"]["additionalInfo"]
+    assert violation["type"] == "PolicyViolation"
+    assert violation["info"]["policyDefinitionEffect"] == "deny"
+    assert violation["info"]["policyAssignmentId"] in message
 
 
 def test_dropped_connection_fault(arm: ArmEmulator, rm: ResourceManagementClient) -> None:
