@@ -19,7 +19,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from bench import overhead, report, tuning
+from bench import armrate, overhead, report, tuning
 from bench.run import REPO_ROOT, SCENARIOS, CellResult, run_blocking, run_queue, stack
 from localazure.host.config import load_host_json
 
@@ -53,6 +53,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--cell-timeout", type=float, default=900)
     parser.add_argument("--no-tuning", action="store_true")
     parser.add_argument("--no-overhead", action="store_true")
+    parser.add_argument(
+        "--throttled",
+        type=int,
+        default=200,
+        help="requests of the queue-design run with ARM's throttling buckets on (0: no such run)",
+    )
+    parser.add_argument("--no-arm-rate", action="store_true", help="skip the emulator calls/s")
     parser.add_argument("--quick", action="store_true", help="3 requests, first scenario only")
     parser.add_argument("--doc", type=Path, default=REPO_ROOT / "docs" / "performance.md")
     parser.add_argument("--plot", type=Path, default=REPO_ROOT / "docs" / "performance.png")
@@ -61,6 +68,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if args.quick:
         args.counts, args.scenarios = [3], "first"
         args.no_tuning = args.no_overhead = True
+        args.throttled = min(args.throttled, 3)
     return args
 
 
@@ -72,6 +80,8 @@ def project(measured: CellResult, n: int, workers: int) -> CellResult:
         n=n,
         to_creating=None if measured.to_creating is None else measured.to_creating * waves,
         to_succeeded=None if measured.to_succeeded is None else measured.to_succeeded * waves,
+        active_seconds=measured.active_seconds * waves,
+        executions=n,
         notes=[f"projected from N={measured.n} x {waves:g} waves"],
     )
 
@@ -100,6 +110,11 @@ def execute(args: argparse.Namespace, command: str) -> report.Run:
             started=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
             load_before=report.load_average(),
         )
+        if not args.no_arm_rate:
+            print("ARM emulator calls/s, before and after keep-alive …", flush=True)
+            run.arm_rates = armrate.before_and_after(Path(work))
+            for rate in run.arm_rates:
+                print(f"  {rate.name}: {rate.per_second:.0f} calls/s", flush=True)
         print(
             f"W = {workers} (batchSize + newBatchThreshold capped by the thread pool of "
             f"{args.threads}); emulated ARM durations x {args.factor:g}",
@@ -123,6 +138,12 @@ def execute(args: argparse.Namespace, command: str) -> report.Run:
                 queue_cell, _ = run_queue(s, scenario, n, timeout=args.cell_timeout)
                 run.cells.append(queue_cell)
                 _progress(queue_cell)
+        if args.throttled:
+            print(f"ARM throttling on: {args.throttled} requests into one subscription …")
+            run.throttled, _ = run_queue(
+                s, SCENARIOS["first"], args.throttled, timeout=args.cell_timeout, throttle=True
+            )
+            _progress(run.throttled, "throttled")
         if not args.no_overhead:
             before_dir = overhead.before_app(Path(work))
             burst = workers * 2

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.armrate import Rate
 from bench.overhead import TokenCost, Variant
 from bench.run import SCENARIOS, CellResult
 from bench.tuning import BatchCandidate, PollingCandidate, spacing_summary
@@ -36,6 +37,8 @@ class Run:
     seconds: float = 0.0
     load_before: str = ""
     load_after: str = ""
+    arm_rates: list[Rate] = field(default_factory=list)
+    throttled: CellResult | None = None
 
     def cell(self, design: str, scenario: str, n: int) -> CellResult | None:
         for cell in [*self.cells, *self.projected]:
@@ -358,6 +361,85 @@ def plot(run: Run, path: Path) -> bool:
     return True
 
 
+# Flex Consumption's on-demand meters (Azure Functions pricing page, pay-as-you-go, before the
+# monthly free grants): memory-seconds of instances while at least one execution is active, and
+# executions. The instance memory is the deployment's (infra/main.bicep instanceMemoryMB).
+INSTANCE_MEMORY_GB = 2048 / 1024
+USD_PER_GB_SECOND = 0.000026
+USD_PER_EXECUTION = 0.40 / 1_000_000
+
+
+def flex_cost(cell: CellResult) -> tuple[float, float, float]:
+    """GB-seconds, executions and USD per 1,000 requests, billed as Flex Consumption does."""
+    gb_seconds = cell.active_seconds * INSTANCE_MEMORY_GB / cell.n * 1000
+    executions = cell.executions / cell.n * 1000
+    return gb_seconds, executions, gb_seconds * USD_PER_GB_SECOND + executions * USD_PER_EXECUTION
+
+
+def flex_table(run: Run) -> str:
+    headers = [
+        "scenario",
+        "N",
+        "design",
+        "instance-s with ≥1 execution",
+        "GB-s / 1,000 req",
+        "executions / 1,000 req",
+        "USD / 1,000 req",
+    ]
+    rows = []
+    for scenario in run.scenarios:
+        for n in run.counts:
+            for design in ("blocking", "queue"):
+                cell = run.cell(design, scenario, n)
+                if cell is None or not cell.executions:
+                    continue
+                gb_s, executions, usd = flex_cost(cell)
+                mark = " (projected)" if _projected(cell) else ""
+                rows.append(
+                    [
+                        SCENARIOS[scenario].label,
+                        f"{n:,}{mark}",
+                        design,
+                        f"{cell.active_seconds:,.1f}",
+                        f"{gb_s:,.1f}",
+                        f"{executions:,.0f}",
+                        f"{usd:.4f}",
+                    ]
+                )
+    return _table(headers, rows)
+
+
+def throttled_section(run: Run) -> str:
+    cell = run.throttled
+    if cell is None:
+        return "Not run (`--throttled 0`)."
+    verdict = "met" if cell.failed == 0 else f"missed: {cell.failed} failed"
+    return (
+        f"{cell.n:,} requests queued at once into one subscription (group visible on the first "
+        "check, AKS create as in the grid) with the emulator's ARM throttling on: token buckets "
+        "per subscription of 250 reads (refilled 25/s), 200 writes (10/s) and 200 deletes "
+        "(10/s), as documented, each empty bucket answering 429 `SubscriptionRequestsThrottled` "
+        f"with `Retry-After`. **{cell.succeeded:,} succeeded, {cell.failed:,} failed** (target: "
+        f"no failure caused only by 429s: {verdict}). ARM answered **{cell.throttled_calls:,}** "
+        f"calls with 429; {cell.arm_calls_per_request:.1f} ARM calls per request in all; every "
+        f"request reached creating_cluster after {_f(cell.to_creating)} s and succeeded after "
+        f"{_f(cell.to_succeeded)} s; {cell.worker_seconds_per_request:.3f} worker-s and "
+        f"{cell.invocations_per_request or 0:.1f} invocations per request. Short waits "
+        "(Retry-After ≤ 2 s) are retried inside the invocation by azure-core; longer ones go "
+        "back to the queue with a visibility delay of at least Retry-After."
+    )
+
+
+def arm_rate_table(run: Run) -> str:
+    if not run.arm_rates:
+        return "Not measured (`--no-arm-rate`)."
+    rows = [
+        [r.name, f"{r.per_second:,.0f}", f"{r.calls:,}", f"{r.seconds:.1f}", str(r.errors)]
+        for r in run.arm_rates
+    ]
+    return _table(["emulator", "calls / s", "calls", "seconds", "errors"], rows)
+
+
 def target_lines(run: Run) -> list[str]:
     lines = []
     for n in run.counts:
@@ -379,8 +461,8 @@ def target_lines(run: Run) -> list[str]:
             lines.append(
                 f"  Why: the queue design's invocations took {mean_ms:.0f} ms each on average "
                 f"here, of which own overhead is {_f(queue.overhead_p50_ms)} ms (p50); the rest "
-                "is waiting for the loopback stand-ins (the ARM emulator, which opens a TLS "
-                "connection per call, and Azurite), which share the 2 vCPUs with the burst"
+                "is waiting for the loopback stand-ins (the ARM emulator and Azurite), which "
+                "share the 2 vCPUs with the burst"
                 + (f" (mean per invocation inside sends: {split})" if split else "")
                 + ". "
                 f"And the baseline's hold is shortened by the x{run.factor:g} scale of the "
@@ -402,6 +484,14 @@ def target_lines(run: Run) -> list[str]:
                 if p50 > 10
                 else ""
             )
+        )
+    if run.throttled is not None:
+        cell = run.throttled
+        verdict = "met" if cell.failed == 0 else f"missed: {cell.failed} failed"
+        lines.append(
+            f"- ARM throttling on, {cell.n:,} requests into one subscription: {cell.failed} "
+            f"failed, {cell.throttled_calls:,} answers were 429 (target: 0 failures caused only "
+            f"by 429s: {verdict})."
         )
     grid = [c for c in run.cells if c.design == "queue" and c.overhead_p50_ms is not None]
     if grid:
@@ -627,9 +717,12 @@ rather than editing it by hand.
   GETs answer 404); or hidden for a time window after its creation. **Emulated ARM durations
   are scaled by {run.factor:g} for both designs alike:** the 30 s window is {scaled_window:g} s
   and an AKS create takes {scaled_aks:g} s of emulated time. Queue delays stay real seconds
-  (the 5 s between checks, the 30 s watch). The baseline waits for AKS with the SDK's poller,
-  which follows the PUT's `Retry-After` (1 s) and then its default 30 s interval, so both
-  designs look at the create about every 30 s.
+  (the 5 s between checks, the 30 s watch). The baseline waits for AKS with the SDK's poller;
+  AKS's 201 carries no `Retry-After` (as recorded from the real service), so the poller uses its
+  default 30 s interval, and both designs look at the create every 30 s.
+- **The ARM emulator** is served by cheroot and keeps HTTP/1.1 connections alive over TLS, as
+  ARM's front ends do; earlier runs of this benchmark used werkzeug's development server, which
+  closed every connection (its calls/s before and after are measured below).
 - **What was cut, and why:** the full grid is 3 scenarios x N = 1, 100, 1,000 x 2 designs.
   The blocking design at N = 1,000 is not run but projected (see below under the results): it
   holds one of W = 24 workers per request for the whole request, so it needs 42 waves of
@@ -670,6 +763,30 @@ How each figure grows from N = {" → ".join(f"{n:,}" for n in run.counts)} (`*`
 
 {chr(10).join(target_lines(run))}
 
+## Cost as Flex Consumption bills it
+
+On demand, Flex Consumption bills an instance's memory for the seconds in which at least one
+execution is active on it ({INSTANCE_MEMORY_GB:g} GB, `instanceMemoryMB` of infra/main.bicep),
+plus executions; idle seconds between executions are free. *Instance-s with ≥1 execution* is
+the length of the union of the executions' intervals in the cell (queue design: every
+invocation the host ran; blocking design: each request's hold of its worker, one execution per
+request; both ran in one process, that is one instance). USD at the pricing page's pay-as-you-go
+rates (USD {USD_PER_GB_SECOND} per GB-s, USD 0.40 per million executions), before the monthly
+free grants:
+
+{flex_table(run)}
+
+## ARM throttling on
+
+{throttled_section(run)}
+
+## The ARM emulator: calls per second before and after keep-alive
+
+Measured at the start of this run, each emulator in a process of its own, 16 client threads
+each with one keep-alive `requests` session, GETting one resource group for 5 s:
+
+{arm_rate_table(run)}
+
 ## The limit: the function's own overhead
 
 The happy path of the first invocation makes four ARM round trips, not three: a GET of the group
@@ -705,8 +822,7 @@ What the profile found and what was removed:
 - What remains of the own time is azure-core's pipeline (policies, request building,
   deserialisation of ARM and table answers), `parse_request` of the stored payload, and the
   log line; each invocation's own CPU is a few milliseconds. On loopback most of an
-  invocation's wall time is the emulator's and Azurite's answers, including a TLS handshake per
-  ARM call (the emulator answers `Connection: close`, so no ARM connection is reused).
+  invocation's wall time is the emulator's and Azurite's answers.
 
 Profile of 20 requests run one invocation at a time (cProfile, sorted by own time; run with a
 single pool thread so that the times are not waits for the GIL):
@@ -716,8 +832,7 @@ single pool thread so that the times are not waits for the GIL):
 ```
 
 The top of this list is the HTTP stack, which counts as round-trip time, not own overhead:
-socket reads, one TLS handshake and one CA-bundle load per ARM call (the emulator closes every
-connection), and requests' proxy lookup in the environment on every request
+socket reads and requests' proxy lookup in the environment on every request
 (`getproxies_environment`, the `os.environ` iteration).
 
 ## Host tuning

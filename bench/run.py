@@ -84,6 +84,11 @@ class CellResult:
     cpu_p50_ms: float | None = None
     # Mean ms per invocation spent sending to each service (ARM, table, queue, identity).
     http_split_ms: dict[str, float] = field(default_factory=dict)
+    # Flex Consumption bills on-demand instances for the seconds in which at least one execution
+    # is active (times the instance memory), plus executions.
+    active_seconds: float = 0.0
+    executions: int = 0
+    throttled_calls: int = 0  # ARM answers 429 (throttling on)
     cell_seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
 
@@ -137,10 +142,28 @@ def stack(work: Path, factor: float, threads: int) -> Iterator[Stack]:
         yield Stack(azurite, arm, work, factor, threads)
 
 
+def active_seconds(intervals: Iterable[tuple[float, float]]) -> float:
+    """Seconds covered by at least one of the (start, end) intervals (their union's length)."""
+    total, reach = 0.0, float("-inf")
+    for start, end in sorted(intervals):
+        if end <= reach:
+            continue
+        total += end - max(start, reach)
+        reach = end
+    return total
+
+
 def prepare_arm(
-    arm: ArmEmulator, scenario: Scenario, factor: float, aks_seconds: float | None = None
+    arm: ArmEmulator,
+    scenario: Scenario,
+    factor: float,
+    aks_seconds: float | None = None,
+    *,
+    throttle: bool = False,
 ) -> None:
     arm.reset()
+    if throttle:  # ARM's documented token buckets per subscription
+        arm.set_throttling()
     arm.set_read_lag(reads=scenario.hidden_reads, seconds=scenario.window_seconds * factor)
     aks = AKS_CREATE_SECONDS * factor if aks_seconds is None else aks_seconds
     arm.set_cluster_create(polls=0, seconds=aks)
@@ -197,6 +220,7 @@ def _arm_figures(result: CellResult, arm: ArmEmulator) -> None:
     calls = [c for c in arm.calls if not c.path.startswith("/_admin")]
     result.arm_calls_per_request = len(calls) / result.n
     result.token_fetches = sum(arm.token_fetches.values())
+    result.throttled_calls = sum(1 for c in calls if c.status == 429)
     gaps = group_check_gaps(calls)
     if gaps:
         result.spacing_mean = statistics.fmean(gaps)
@@ -263,6 +287,7 @@ def run_queue(
     aks_seconds: float | None = None,
     reset_arm: bool = True,
     tag: str = "",
+    throttle: bool = False,
 ) -> tuple[CellResult, dict[str, Any]]:
     """The app as deployed: the local queue host running function_app.py."""
     cell_started = time.monotonic()
@@ -283,7 +308,7 @@ def run_queue(
     connection.queue(queue_name).create_queue()
     table = connection.table(table_name)
     if reset_arm:
-        prepare_arm(stack_.arm, scenario, stack_.factor, aks_seconds)
+        prepare_arm(stack_.arm, scenario, stack_.factor, aks_seconds, throttle=throttle)
     result = CellResult("queue", scenario.key, n)
     host = BenchHost(app_dir or REPO_ROOT, settings=settings, http_port=None, shutdown_timeout=20)
     host.start()
@@ -315,6 +340,9 @@ def run_queue(
     result.cpu_p50_ms = _pct([i["cpu"] * 1000 for i in provision], 0.5)
     result.http_split_ms = _http_split(stack_, provision)
     result.peak_rss_mib = stats["peak_rss_kib"] / 1024
+    every = stats["invocations"]
+    result.executions = len(every)
+    result.active_seconds = active_seconds((i["start"], i["start"] + i["wall"]) for i in every)
     if reset_arm:
         _arm_figures(result, stack_.arm)
     result.cell_seconds = time.monotonic() - cell_started
@@ -371,6 +399,11 @@ def run_blocking(
     if errors:
         result.notes.append(f"{len(errors)} errors, first: {errors[0]}")
     result.peak_rss_mib = out["peak_rss_kib"] / 1024
+    # One execution per request, holding its worker from pick-up to release.
+    result.executions = n
+    result.active_seconds = active_seconds(
+        (r["picked"], r["released"]) for r in out["results"] if "released" in r
+    )
     _arm_figures(result, stack_.arm)
     result.cell_seconds = time.monotonic() - cell_started
     return result

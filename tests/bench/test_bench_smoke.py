@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from bench import report
-from bench.run import SCENARIOS, Scenario, Stack, run_blocking, run_queue
+from bench.run import SCENARIOS, Scenario, Stack, active_seconds, run_blocking, run_queue
 from localazure.arm import ArmEmulator
 from localazure.azurite import Azurite
 
@@ -62,6 +62,12 @@ def test_both_designs_produce_sane_figures(bench_stack: Stack, tmp_path: Path) -
     split = queue.http_split_ms
     assert set(split) == {"ARM", "table", "queue", "identity"}, split
     assert all(ms > 0 for ms in split.values())
+    # Flex Consumption's meters: active instance-seconds (the union, never more than the sum of
+    # the executions) and executions.
+    assert blocking.executions == N and queue.executions >= 3 * N
+    assert 4.9 < blocking.active_seconds <= blocking.worker_seconds_per_request * N
+    walls = sum(i["wall"] for i in stats["invocations"])
+    assert 0 < queue.active_seconds <= walls + 1e-6
 
     run = report.Run(
         command="smoke",
@@ -73,10 +79,29 @@ def test_both_designs_produce_sane_figures(bench_stack: Stack, tmp_path: Path) -
         scenarios=[scenario.key],
         blocking_max=N,
         cells=[blocking, queue],
+        throttled=queue,
     )
     document = report.document(run, None)
+    assert "## Cost as Flex Consumption bills it" in document
+    assert "## ARM throttling on" in document and "(target: no failure" in document
     label = SCENARIOS[scenario.key].label
     assert f"| {label} | 3 | blocking |" in document
     assert f"| {label} | 3 | queue |" in document
     if report.plot(run, tmp_path / "plot.png"):  # matplotlib is a bench-only requirement
         assert (tmp_path / "plot.png").stat().st_size > 1000
+
+
+@pytest.mark.parametrize(
+    ("intervals", "expected"),
+    [
+        ([], 0.0),
+        ([(0, 2), (1, 3), (5, 6)], 4.0),
+        ([(0, 10), (2, 3)], 10.0),
+        ([(3, 4), (0, 1)], 2.0),
+    ],
+)
+def test_active_seconds_is_the_union_of_the_executions(
+    intervals: list[tuple[float, float]], expected: float
+) -> None:
+    """Flex Consumption bills the seconds with at least one execution: overlaps count once."""
+    assert active_seconds(intervals) == expected
