@@ -40,6 +40,7 @@ VM_SIZES = (
     VmSize("Standard_B1s", "standardBSFamily", "Standard BS Family vCPUs", 1, 1),
     VmSize("Standard_B2s", "standardBSFamily", "Standard BS Family vCPUs", 2, 4),
     VmSize("Standard_A1_v2", "standardAv2Family", "Standard Av2 Family vCPUs", 1, 2),
+    VmSize("Standard_DS1_v2", "standardDSv2Family", "Standard DSv2 Family vCPUs", 1, 3.5),
     VmSize("Standard_DS2_v2", "standardDSv2Family", "Standard DSv2 Family vCPUs", 2, 7),
     VmSize("Standard_D2s_v5", "standardDSv5Family", "Standard DSv5 Family vCPUs", 2, 8),
     VmSize("Standard_D4s_v5", "standardDSv5Family", "Standard DSv5 Family vCPUs", 4, 16),

@@ -224,7 +224,7 @@ SYNC_400 = [
     ),
     pytest.param(
         {},
-        ("set_vm_sizes", {"location": "eastus", "sizes": ["Standard_D2s_v5"]}),
+        ("restrict_vm_size", {"location": "eastus", "vm_size": "Standard_D4s_v5"}),
         (
             "BadRequest",
             "The VM size of AgentPoolProfile:system is not allowed in your subscription in "
