@@ -26,7 +26,7 @@ from azure.mgmt.containerservice.models import ManagedCluster
 from azure.mgmt.core.policies import ARMChallengeAuthenticationPolicy, ARMHttpLoggingPolicy
 from azure.mgmt.resource.resources import ResourceManagementClient
 
-from provisioning.errors import ArmCallFailed, ErrorInfo
+from provisioning.errors import ArmCallFailed, ErrorInfo, policy_identifiers
 from provisioning.settings import Settings
 from provisioning.views import (
     ClusterRef,
@@ -87,6 +87,7 @@ def _failure(exc: AzureError) -> ArmCallFailed:
         return ArmCallFailed(None, info)
     headers = {k.lower(): v for k, v in response.headers.items()}
     code, message = "HttpError", exc.reason or ""
+    error: dict[str, Any] = {}
     try:
         body = response.json()
         error = body.get("error", body) if isinstance(body, dict) else {}
@@ -94,6 +95,7 @@ def _failure(exc: AzureError) -> ArmCallFailed:
         message = str(error.get("message") or message)
     except ValueError:
         pass
+    details = policy_identifiers(error) if code == "RequestDisallowedByPolicy" else ()
     action = scope = None
     if "action '" in message and "over scope '" in message:
         action = message.split("action '", 1)[1].split("'", 1)[0]
@@ -104,6 +106,7 @@ def _failure(exc: AzureError) -> ArmCallFailed:
         action=action,
         scope=scope,
         correlation_id=headers.get("x-ms-correlation-request-id"),
+        details=details,
     )
     return ArmCallFailed(response.status_code, info, retry_after(headers))
 

@@ -20,8 +20,10 @@ first, then the HTTP status, as Azure Service Operator's ``ClassifyCloudError`` 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
@@ -154,6 +156,10 @@ CODE_HANDLING: Mapping[str, Handling] = {
     "ResourceGroupNotFound": Handling.BACK_TO_VISIBILITY,
     "ResourceGroupBeingDeleted": Handling.GROUP_BEING_DELETED,
     "OperationNotAllowed": Handling.CLUSTER_BUSY,
+    # ARM's token-bucket throttling: honour Retry-After through the queue.
+    "SubscriptionRequestsThrottled": Handling.TRANSIENT,
+    # The SDK's api-version is not offered in the region: no retry can help (see ``explained``).
+    "NoRegisteredProviderFound": Handling.TERMINAL,
 }
 # Then the status: throttling, timeouts and every 5xx are transient (no status: no answer came).
 TRANSIENT_STATUSES = frozenset({408, 429})
@@ -206,4 +212,64 @@ class ArmCallFailed(ProvisioningError):
             return TransientError(self.info, self.retry_after)
         if _by_status(self.status) is Handling.TRANSIENT:
             return TransientError(self.info, self.retry_after)
-        return TerminalError(self.info)
+        return TerminalError(explained(self.info))
+
+
+def _no_registered_provider(message: str) -> str:
+    found = re.search(r"location '([^']*)' and API version '([^']*)'", message)
+    location, version = found.groups() if found else ("(unknown)", "(unknown)")
+    return (
+        f"AKS api-version {version}, the one this app's azure-mgmt-containerservice sends, is "
+        f"not offered in region {location}. To fix: create the cluster in a region that offers "
+        f"it, or remove {location} from ALLOWED_LOCATIONS; or pin azure-mgmt-containerservice to "
+        f"a release whose api-version {location} offers. See what the region offers with `az "
+        'provider show --namespace Microsoft.ContainerService --query "resourceTypes[?'
+        "resourceType=='managedClusters'].{locations:locations,apiVersions:apiVersions}\"`; "
+        "`python -m provisioning preflight` checks every allowed region. ARM said: " + message
+    )
+
+
+# Failures whose ARM text alone does not say what to do: the message the status record keeps.
+_EXPLANATIONS: Mapping[str, Callable[[str], str]] = {
+    "NoRegisteredProviderFound": _no_registered_provider,
+}
+
+
+def explained(info: ErrorInfo) -> ErrorInfo:
+    """ARM's error, with the cause and the fix in front where the app knows them."""
+    explain = _EXPLANATIONS.get(info.code)
+    if explain is None:
+        return info
+    return replace(info, message=capped(explain(info.message), MAX_ERROR_BYTES))
+
+
+def policy_identifiers(error: Mapping[str, Any]) -> tuple[str, ...]:
+    """The policies behind a ``RequestDisallowedByPolicy``, one line each: from the error's
+    ``additionalInfo`` (``PolicyViolation``), else from the message's "Policy identifiers"."""
+    lines = []
+    for item in error.get("additionalInfo") or ():
+        if not isinstance(item, Mapping) or item.get("type") != "PolicyViolation":
+            continue
+        info = item.get("info")
+        if not isinstance(info, Mapping):
+            continue
+        lines.append(
+            f"policy assignment '{info.get('policyAssignmentDisplayName') or ''}' "
+            f"({info.get('policyAssignmentId')}), definition "
+            f"'{info.get('policyDefinitionDisplayName') or ''}' "
+            f"({info.get('policyDefinitionId')}), effect {info.get('policyDefinitionEffect')}"
+        )
+    if lines:
+        return tuple(lines)
+    found = re.search(r"Policy identifiers: '(\[.*\])'", str(error.get("message", "")))
+    try:
+        identifiers = json.loads(found.group(1)) if found else []
+    except ValueError:
+        return ()
+    return tuple(
+        f"policy assignment '{i.get('policyAssignment', {}).get('name')}' "
+        f"({i.get('policyAssignment', {}).get('id')}), definition "
+        f"'{i.get('policyDefinition', {}).get('name')}' ({i.get('policyDefinition', {}).get('id')})"
+        for i in identifiers
+        if isinstance(i, Mapping)
+    )

@@ -140,12 +140,8 @@ def test_dropped_connections_are_transient(
             "AuthorizationFailed",
             "Microsoft.ContainerService/managedClusters/write",
         ),
-        (
-            "policy",
-            GROUP,
-            "RequestDisallowedByPolicy",
-            "Microsoft.Resources/subscriptions/resourceGroups/write",
-        ),
+        # ARM's deny names the policies, not an action or scope (asserted below).
+        ("policy", GROUP, "RequestDisallowedByPolicy", None),
     ],
 )
 def test_auth_failures_are_terminal_with_arm_code_action_and_scope(
@@ -157,7 +153,8 @@ def test_auth_failures_are_terminal_with_arm_code_action_and_scope(
     code: str,
     action: str | None,
 ) -> None:
-    """401/403: failed at once with ARM's code, the denied action and scope, and archived."""
+    """401/403: failed at once with ARM's code, the denied action and scope (or, for a policy
+    denial, the policy identifiers), and archived."""
     arm.add_fault(kind, method="PUT", path=target, times=None)  # type: ignore[arg-type]
     request = sample_request()
     provisioner.send(request)
@@ -178,6 +175,10 @@ def test_auth_failures_are_terminal_with_arm_code_action_and_scope(
     if action is not None:
         assert error["action"] == action
         assert error["scope"].lower() == denied[0].path.lower()
+    if code == "RequestDisallowedByPolicy":
+        assert "action" not in error and "scope" not in error
+        (policy,) = error["details"]
+        assert "policyAssignments/" in policy and "policyDefinitions/" in policy, policy
     if target == GROUP:
         assert not _aks_puts(provisioner, request)
     rows = provisioner.wait_for_archive(1)
