@@ -771,7 +771,7 @@ plus executions; idle seconds between executions are free. *Instance-s with ≥1
 the length of the union of the executions' intervals in the cell (queue design: every
 invocation the host ran; blocking design: each request's hold of its worker, one execution per
 request; both ran in one process, that is one instance). USD at the pricing page's pay-as-you-go
-rates (USD {USD_PER_GB_SECOND} per GB-s, USD 0.40 per million executions), before the monthly
+rates (USD {USD_PER_GB_SECOND:.6f} per GB-s, USD 0.40 per million executions), before the monthly
 free grants:
 
 {flex_table(run)}
