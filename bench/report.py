@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import os
 import platform
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -73,6 +73,16 @@ def _table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
     return "\n".join(lines)
 
 
+def _grid(run: Run) -> Iterator[tuple[str, int, str, CellResult]]:
+    """Every (scenario, N, design, cell) the run has, measured or projected, in table order."""
+    for scenario in run.scenarios:
+        for n in run.counts:
+            for design in ("blocking", "queue"):
+                cell = run.cell(design, scenario, n)
+                if cell is not None:
+                    yield scenario, n, design, cell
+
+
 def main_table(run: Run) -> str:
     headers = [
         "scenario",
@@ -89,30 +99,25 @@ def main_table(run: Run) -> str:
         "own overhead p50 / p99 (ms)",
     ]
     rows = []
-    for scenario in run.scenarios:
-        for n in run.counts:
-            for design in ("blocking", "queue"):
-                cell = run.cell(design, scenario, n)
-                if cell is None:
-                    continue
-                mark = " (projected)" if _projected(cell) else ""
-                failed = f" ({cell.failed} not succeeded)" if cell.failed and not mark else ""
-                rows.append(
-                    [
-                        SCENARIOS[scenario].label,
-                        f"{n:,}",
-                        design + mark,
-                        _f(cell.to_creating),
-                        _f(cell.to_succeeded) + failed,
-                        _f(cell.worker_seconds_per_request, 3),
-                        _f(cell.invocations_per_request),
-                        _f(cell.arm_calls_per_request),
-                        "-" if mark else f"{cell.tokens_per_1000:,.0f}",
-                        "-" if mark else _spacing(cell),
-                        "-" if mark else _f(cell.peak_rss_mib),
-                        _overhead(cell),
-                    ]
-                )
+    for scenario, n, design, cell in _grid(run):
+        mark = " (projected)" if _projected(cell) else ""
+        failed = f" ({cell.failed} not succeeded)" if cell.failed and not mark else ""
+        rows.append(
+            [
+                SCENARIOS[scenario].label,
+                f"{n:,}",
+                design + mark,
+                _f(cell.to_creating),
+                _f(cell.to_succeeded) + failed,
+                _f(cell.worker_seconds_per_request, 3),
+                _f(cell.invocations_per_request),
+                _f(cell.arm_calls_per_request),
+                "-" if mark else f"{cell.tokens_per_1000:,.0f}",
+                "-" if mark else _spacing(cell),
+                "-" if mark else _f(cell.peak_rss_mib),
+                _overhead(cell),
+            ]
+        )
     return _table(headers, rows)
 
 
@@ -387,25 +392,22 @@ def flex_table(run: Run) -> str:
         "USD / 1,000 req",
     ]
     rows = []
-    for scenario in run.scenarios:
-        for n in run.counts:
-            for design in ("blocking", "queue"):
-                cell = run.cell(design, scenario, n)
-                if cell is None or not cell.executions:
-                    continue
-                gb_s, executions, usd = flex_cost(cell)
-                mark = " (projected)" if _projected(cell) else ""
-                rows.append(
-                    [
-                        SCENARIOS[scenario].label,
-                        f"{n:,}{mark}",
-                        design,
-                        f"{cell.active_seconds:,.1f}",
-                        f"{gb_s:,.1f}",
-                        f"{executions:,.0f}",
-                        f"{usd:.4f}",
-                    ]
-                )
+    for scenario, n, design, cell in _grid(run):
+        if not cell.executions:
+            continue
+        gb_s, executions, usd = flex_cost(cell)
+        mark = " (projected)" if _projected(cell) else ""
+        rows.append(
+            [
+                SCENARIOS[scenario].label,
+                f"{n:,}{mark}",
+                design,
+                f"{cell.active_seconds:,.1f}",
+                f"{gb_s:,.1f}",
+                f"{executions:,.0f}",
+                f"{usd:.4f}",
+            ]
+        )
     return _table(headers, rows)
 
 
