@@ -75,6 +75,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=1,
         help="Retry-After seconds on the emulator's async answers",
     )
+    scenario.add_argument(
+        "--throttle",
+        action="store_true",
+        help="ARM's token buckets per subscription (250 reads, 200 writes, 200 deletes)",
+    )
     return parser
 
 
@@ -94,6 +99,8 @@ def apply_flags(emulator: ArmEmulator, args: argparse.Namespace) -> None:
         emulator.set_cluster_create(
             polls=args.cluster_create_polls, seconds=args.cluster_create_seconds
         )
+    if args.throttle:
+        emulator.set_throttling()
     for subscription in args.unregistered:
         emulator.set_unregistered(
             subscription, polls=args.registration_polls, seconds=args.registration_seconds
