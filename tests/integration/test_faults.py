@@ -213,7 +213,17 @@ def test_operation_not_allowed_while_our_cluster_is_creating_is_watched(
     )
     created = requests.put(  # an earlier delivery of ours started this create
         cluster_url,
-        json={"location": "westeurope", "tags": tags, "properties": {"dnsPrefix": "aks-elb"}},
+        json={
+            "location": "westeurope",
+            "tags": tags,
+            "properties": {
+                "dnsPrefix": "aks-elb",
+                # AKS refuses a cluster without a system pool (MustDefineAtLeastOneSystemPool).
+                "agentPoolProfiles": [
+                    {"name": "system", "mode": "System", "count": 3, "vmSize": "Standard_D4s_v5"}
+                ],
+            },
+        },
         headers={"Authorization": f"Bearer {mint_token(arm.url)}"},
         verify=str(arm.ca_pem),
         timeout=10,
