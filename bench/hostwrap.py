@@ -2,9 +2,10 @@
 
 Runs ``localazure.host`` unchanged, after wrapping three things in this (the host's) process:
 
-- ``QueueListener._call``, which runs the user's function on the worker thread pool: its wall
-  time, its thread CPU time and the HTTP time spent inside it are recorded per invocation (the
-  host's ``Duration=`` also counts the wait for a free pool thread, so it is not used);
+- ``QueueListener._call``, which builds the callable the worker runs on its thread pool: the
+  callable's wall time, its thread CPU time and the HTTP time spent inside it are recorded per
+  invocation, on the pool thread (the host's ``Duration=`` also counts the wait for a free pool
+  thread, so it is not used);
 - azure-core's ``RequestsTransport.send`` and urllib3's body reads (streamed answers are read
   after ``send`` returns): time and count per thread, so an invocation's HTTP round trips are
   known (every SDK client here, ARM and storage, sends through it), and every send from a
@@ -92,36 +93,43 @@ def _send(self: RequestsTransport, request: Any, **kwargs: Any) -> Any:
         by_target[target] = by_target.get(target, 0.0) + time.perf_counter() - started
 
 
-def _call(self: QueueListener, trigger: Any) -> Any:
-    _local.acc = acc = [0.0, 0.0]
-    by_target: dict[str, float] = {}
-    _local.by_target = by_target
-    profile = cProfile.Profile() if _PROFILE else None
-    started_at = time.time()
-    started, cpu = time.perf_counter(), time.thread_time()
-    if profile is not None:
-        profile.enable()
-    try:
-        return _original_call(self, trigger)
-    finally:
+def _call(self: QueueListener, trigger: Any) -> Callable[[Any], Any]:
+    """The listener hands the worker a callable; time it where it runs, on the pool thread."""
+    run = _original_call(self, trigger)
+    name = self.function.name
+
+    def timed(runner: Any) -> Any:
+        _local.acc = acc = [0.0, 0.0]
+        by_target: dict[str, float] = {}
+        _local.by_target = by_target
+        profile = cProfile.Profile() if _PROFILE else None
+        started_at = time.time()
+        started, cpu = time.perf_counter(), time.thread_time()
         if profile is not None:
-            profile.disable()
-        wall = time.perf_counter() - started
-        record = {
-            "function": self.function.name,
-            "start": started_at,
-            "wall": wall,
-            "cpu": time.thread_time() - cpu,
-            "http": acc[0],
-            "http_calls": int(acc[1]),
-            "http_send_by_target": by_target,
-        }
-        _local.acc = None
-        _local.by_target = None
-        with _lock:
-            _invocations.append(record)
+            profile.enable()
+        try:
+            return run(runner)
+        finally:
             if profile is not None:
-                _profiles.append(profile)
+                profile.disable()
+            wall = time.perf_counter() - started
+            record = {
+                "function": name,
+                "start": started_at,
+                "wall": wall,
+                "cpu": time.thread_time() - cpu,
+                "http": acc[0],
+                "http_calls": int(acc[1]),
+                "http_send_by_target": by_target,
+            }
+            _local.acc = None
+            _local.by_target = None
+            with _lock:
+                _invocations.append(record)
+                if profile is not None:
+                    _profiles.append(profile)
+
+    return timed
 
 
 class _PhaseLog(logging.Handler):
