@@ -18,6 +18,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "provisioning"
 PURE = (
     "contract",
     "decisions",
+    "due_index",
     "errors",
     "messages",
     "poison",
