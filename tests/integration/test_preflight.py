@@ -14,6 +14,7 @@ from azure.data.tables import TableServiceClient
 from azure.storage.queue import QueueServiceClient
 
 from localazure.arm import DEFAULT_SUBSCRIPTION, ArmEmulator
+from localazure.arm.catalog import AKS_API_VERSIONS, LOCATIONS
 from localazure.azurite import Azurite
 from provisioning.__main__ import main
 from provisioning.preflight import REQUIRED_ACTIONS
@@ -103,6 +104,32 @@ def test_region_without_aks_fails(
     row = _row(rows, "AKS api-version")
     assert "FAILED" in row and "not offered in brazilsouth" in row
     assert "az provider show --namespace Microsoft.ContainerService" in row
+
+
+def test_sdk_api_version_offered_nowhere_fails(
+    app_settings: dict[str, str], arm: ArmEmulator, monkeypatch, capsys
+) -> None:
+    """No region offers the pinned SDK's AKS api-version any more (it is ahead of Azure):
+    managedClusters does not list it, and the row says so with the az command."""
+    sdk_version = AKS_API_VERSIONS[0]
+    for region in LOCATIONS:
+        arm.set_aks_api_versions(location=region, versions=list(AKS_API_VERSIONS[1:]))
+    code, rows = _preflight(app_settings, monkeypatch, capsys)
+    assert code == 1
+    row = _row(rows, f"AKS api-version {sdk_version}")
+    assert "FAILED" in row and f"managedClusters does not offer {sdk_version}" in row
+    assert "az provider show --namespace Microsoft.ContainerService" in row
+
+
+def test_allowed_region_dropped_by_aks_fails(
+    app_settings: dict[str, str], arm: ArmEmulator, monkeypatch, capsys
+) -> None:
+    """An allowed region where AKS offers no version at all leaves the provider's locations."""
+    arm.set_aks_api_versions(location="westeurope", versions=[])
+    code, rows = _preflight(app_settings, monkeypatch, capsys)
+    assert code == 1
+    row = _row(rows, "AKS api-version")
+    assert "managedClusters is not offered in westeurope" in row
 
 
 def test_missing_permission_fails(
