@@ -18,17 +18,16 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.error import HTTPError
 
 from localazure.arm import DEFAULT_SUBSCRIPTION, ArmEmulator, Call
 from localazure.azurite import Azurite
+from localazure.calls import call_json
 from localazure.certs import make_certificates
 from localazure.entra import EntraStandIn, app_principal, user_principal
 from localazure.host.process import LocalHost
@@ -71,16 +70,7 @@ def _call(
     url: str, token: str, body: dict[str, Any] | None = None
 ) -> tuple[int, dict[str, Any], dict[str, str]]:
     """One call to the front door with a bearer token: status, JSON body, headers."""
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, method="GET" if body is None else "POST")
-    request.add_header("Authorization", f"Bearer {token}")
-    if data is not None:
-        request.add_header("Content-Type", "application/json")
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, json.loads(response.read()), dict(response.headers)
-    except HTTPError as error:
-        return error.code, json.loads(error.read() or b"{}"), dict(error.headers)
+    return call_json("GET" if body is None else "POST", url, token, body)
 
 
 def _status(url: str, token: str) -> dict[str, Any] | None:

@@ -42,6 +42,13 @@ from tests.localazure.sdk import (
 WINDOW = 2.0
 
 
+def _new_group(rm: ResourceManagementClient) -> str:
+    """A fresh resource group in eastus; its name."""
+    name = _name("rg")
+    rm.resource_groups.create_or_update(name, {"location": "eastus"})
+    return name
+
+
 def _sleep_past(opened: float) -> None:
     """Sleep until the window that opened (at the latest) at ``opened`` has surely closed."""
     time.sleep(max(0.0, opened + WINDOW - time.monotonic()) + 0.1)
@@ -207,8 +214,7 @@ def test_unknown_api_version_is_rejected(
 
 def test_paths_are_case_insensitive(arm: ArmEmulator, rm: ResourceManagementClient) -> None:
     """/SUBSCRIPTIONS/.../ResourceGroups/NAME finds the group created in lower case."""
-    name = _name("rg")
-    rm.resource_groups.create_or_update(name, {"location": "eastus"})
+    name = _new_group(rm)
     response = _get(
         rm, f"{arm.url}/SUBSCRIPTIONS/{SUB}/ResourceGroups/{name.upper()}?api-version={RG_VERSION}"
     )
@@ -248,8 +254,7 @@ def test_group_put_creates_201_then_updates_200_replacing_tags(
 
 def test_group_put_in_other_location_is_409(arm: ArmEmulator, rm: ResourceManagementClient) -> None:
     """Re-creating a group in another location: 409 InvalidResourceGroupLocation."""
-    name = _name("rg")
-    rm.resource_groups.create_or_update(name, {"location": "eastus"})
+    name = _new_group(rm)
     with pytest.raises(ResourceExistsError) as info:
         rm.resource_groups.create_or_update(name, {"location": "westeurope"})
     assert info.value.error is not None and info.value.error.code == "InvalidResourceGroupLocation"
@@ -280,8 +285,7 @@ def test_group_delete_is_202_deleting_then_gone_with_its_clusters(
     arm.set_group_delete(polls=3)
     arm.set_retry_after(0)
     arm.set_cluster_create(polls=0)
-    name = _name("rg")
-    rm.resource_groups.create_or_update(name, {"location": "eastus"})
+    name = _new_group(rm)
     _create_cluster(aks, name, "c1")
     rm.resource_groups.begin_delete(name, polling=False)
     assert _statuses(arm, "DELETE", name) == [202]
@@ -347,8 +351,7 @@ def test_read_lag_hides_new_group_for_n_reads(
 ) -> None:
     """With a read lag of 2, the first GET and HEAD after create answer ResourceGroupNotFound."""
     arm.set_read_lag(reads=2)
-    name = _name("rg")
-    rm.resource_groups.create_or_update(name, {"location": "eastus"})
+    name = _new_group(rm)
     with pytest.raises(ResourceNotFoundError) as info:
         rm.resource_groups.get(name)
     assert info.value.error is not None and info.value.error.code == "ResourceGroupNotFound"
@@ -390,8 +393,7 @@ def test_aks_lag_async_fails_the_operation(
     """AKS lag in async mode: the PUT is accepted; its operation fails ResourceGroupNotFound."""
     arm.set_aks_lag(failures=1, mode="async")
     arm.set_cluster_create(polls=0)
-    name = _name("rg")
-    rm.resource_groups.create_or_update(name, {"location": "eastus"})
+    name = _new_group(rm)
     _, headers = _create_cluster(aks, name, "c1")
     status = _get(aks, headers["Azure-AsyncOperation"]).json()
     assert status["status"] == "Failed"
@@ -411,8 +413,7 @@ def test_cluster_put_answers_201_creating_with_async_operation(
 ) -> None:
     """PUT: 201 Creating + Azure-AsyncOperation; operation goes InProgress, then Succeeded."""
     arm.set_cluster_create(polls=2)
-    name = _name("rg")
-    rm.resource_groups.create_or_update(name, {"location": "eastus"})
+    name = _new_group(rm)
     body, headers = _create_cluster(aks, name, "c1")
     assert _statuses(arm, "PUT", "managedClusters") == [201]
     assert body.properties is not None and body.properties.provisioning_state == "Creating"
@@ -436,8 +437,7 @@ def test_cluster_body_looks_like_aks(
     arm: ArmEmulator, rm: ResourceManagementClient, aks: ContainerServiceClient
 ) -> None:
     """The cluster body has tags, fqdn, MC_ group, agent pools, identities, network profile."""
-    name = _name("rg")
-    rm.resource_groups.create_or_update(name, {"location": "eastus"})
+    name = _new_group(rm)
     _create_cluster(aks, name, "c1")
     cluster = aks.managed_clusters.get(name, "c1")
     props = cluster.properties
@@ -460,8 +460,7 @@ def test_cluster_full_polling_succeeds(
     """The SDK's own LRO poller follows Azure-AsyncOperation to a Succeeded cluster."""
     arm.set_retry_after(0)
     arm.set_cluster_create(polls=2)
-    name = _name("rg")
-    rm.resource_groups.create_or_update(name, {"location": "eastus"})
+    name = _new_group(rm)
     cluster = aks.managed_clusters.begin_create_or_update(
         name, "c1", _cluster_request(), polling_interval=0.01
     ).result()
@@ -474,8 +473,7 @@ def test_cluster_create_time_window(
 ) -> None:
     """A seconds-based create stays InProgress however often it is polled, until the time passes."""
     arm.set_cluster_create(polls=0, seconds=WINDOW)
-    name = _name("rg")
-    rm.resource_groups.create_or_update(name, {"location": "eastus"})
+    name = _new_group(rm)
     _, headers = _create_cluster(aks, name, "c1")
     opened = time.monotonic()
     assert {_get(aks, headers["Azure-AsyncOperation"]).json()["status"] for _ in range(4)} == {
@@ -493,8 +491,7 @@ def test_cluster_create_failure_outcome(
     arm.set_cluster_create(
         polls=1, outcome="Failed", error_code="QuotaExceeded", error_message="no cores", times=1
     )
-    name = _name("rg")
-    rm.resource_groups.create_or_update(name, {"location": "eastus"})
+    name = _new_group(rm)
     with pytest.raises(HttpResponseError) as info:
         aks.managed_clusters.begin_create_or_update(
             name, "c1", _cluster_request(), polling_interval=0.01
@@ -513,8 +510,7 @@ def test_operation_results_location(
 ) -> None:
     """operationresults answers 202 + Location while running and the cluster once done."""
     arm.set_cluster_create(polls=1)
-    name = _name("rg")
-    rm.resource_groups.create_or_update(name, {"location": "eastus"})
+    name = _new_group(rm)
     _, headers = _create_cluster(aks, name, "c1")
     results_url = headers["Azure-AsyncOperation"].replace("/operations/", "/operationresults/")
     running = _get(aks, results_url)
@@ -530,8 +526,7 @@ def test_cluster_put_while_creating_is_409(
 ) -> None:
     """A second PUT while the cluster is Creating: 409 OperationNotAllowed."""
     arm.set_cluster_create(polls=5)
-    name = _name("rg")
-    rm.resource_groups.create_or_update(name, {"location": "eastus"})
+    name = _new_group(rm)
     _create_cluster(aks, name, "c1")
     with pytest.raises(ResourceExistsError) as info:
         _create_cluster(aks, name, "c1")
@@ -544,8 +539,7 @@ def test_if_none_match_on_existing_cluster_is_412(
 ) -> None:
     """match_condition=IfMissing sends If-None-Match: *; an existing cluster answers 412."""
     arm.set_cluster_create(polls=0)
-    name = _name("rg")
-    rm.resource_groups.create_or_update(name, {"location": "eastus"})
+    name = _new_group(rm)
     _create_cluster(aks, name, "c1", match_condition=MatchConditions.IfMissing)
     with pytest.raises(ResourceExistsError) as info:
         _create_cluster(aks, name, "c1", match_condition=MatchConditions.IfMissing)
@@ -559,8 +553,7 @@ def test_cluster_get_missing_cluster_and_missing_group(
     arm: ArmEmulator, rm: ResourceManagementClient, aks: ContainerServiceClient
 ) -> None:
     """GET: ResourceNotFound for a missing cluster, ResourceGroupNotFound for a missing group."""
-    name = _name("rg")
-    rm.resource_groups.create_or_update(name, {"location": "eastus"})
+    name = _new_group(rm)
     with pytest.raises(ResourceNotFoundError) as no_cluster:
         aks.managed_clusters.get(name, "absent")
     with pytest.raises(ResourceNotFoundError) as no_group:

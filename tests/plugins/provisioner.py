@@ -6,12 +6,10 @@ from __future__ import annotations
 import base64
 import json
 import time
-import urllib.request
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.error import HTTPError
 
 import pytest
 from azure.core.exceptions import ResourceNotFoundError
@@ -20,6 +18,7 @@ from azure.storage.queue import QueueClient, TextBase64EncodePolicy
 
 from localazure.arm import DEFAULT_SUBSCRIPTION, ArmEmulator, Call
 from localazure.azurite import Azurite
+from localazure.calls import call_json
 from localazure.entra import EntraStandIn, Principal, app_principal
 from localazure.host.process import LocalHost
 from provisioning.contract import example_request
@@ -108,17 +107,7 @@ class Provisioner:
     ) -> tuple[int, dict[str, Any], dict[str, str]]:
         """One call to the app's HTTP routes: status, JSON body, headers."""
         assert self.host is not None
-        data = json.dumps(body).encode() if isinstance(body, dict) else body
-        request = urllib.request.Request(f"{self.host.http_url}{path}", data=data, method=method)
-        if token is not None:
-            request.add_header("Authorization", f"Bearer {token}")
-        if data is not None:
-            request.add_header("Content-Type", "application/json")
-        try:
-            with urllib.request.urlopen(request, timeout=10) as response:
-                return response.status, json.loads(response.read()), dict(response.headers)
-        except HTTPError as error:
-            return error.code, json.loads(error.read() or b"{}"), dict(error.headers)
+        return call_json(method, f"{self.host.http_url}{path}", token, body)
 
     def status(self, request_id: str, token: str | None = None) -> tuple[int, dict[str, Any]]:
         code, body, _ = self.call("GET", f"/api/provisioning/{request_id}", token or self.token())
