@@ -16,12 +16,7 @@ PYTHON=.venv/bin/python
 settings=$(mktemp)
 trap 'rm -f "$settings"' EXIT
 az functionapp config appsettings list --resource-group "$AZURE_RESOURCE_GROUP" \
-  --name "$AZURE_FUNCTION_APP_NAME" -o json | "$PYTHON" -c '
-import json, sys
-identity = {"AzureWebJobsStorage__credential", "AzureWebJobsStorage__clientId", "AZURE_CLIENT_ID"}
-values = {s["name"]: s["value"] or "" for s in json.load(sys.stdin) if s["name"] not in identity}
-json.dump({"IsEncrypted": False, "Values": values}, sys.stdout)
-' > "$settings"
+  --name "$AZURE_FUNCTION_APP_NAME" -o json | "$PYTHON" infra/hooks/app_settings.py > "$settings"
 if ! "$PYTHON" -m provisioning --settings "$settings" preflight; then
   echo "postdeploy: the preflight found problems (above); the app is deployed, fix them before sending requests" >&2
   exit 1

@@ -4,6 +4,7 @@ bundles, and the names that tie azure.yaml, the hooks and the Bicep together."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -141,3 +142,34 @@ def test_the_deploy_workflow_tests_first_and_signs_in_without_secrets() -> None:
     assert "secrets." not in text
     uses = [step.get("uses", "") for step in workflow["jobs"]["deploy"]["steps"]]
     assert any(u.startswith("azure/login@") for u in uses)
+
+
+def test_the_hook_hands_the_preflight_the_apps_settings_less_its_identity() -> None:
+    """app_settings.py turns `az ... appsettings list` into local settings the CLI can use."""
+    listed = [
+        {"name": "PROVISIONING_QUEUE_NAME", "value": "cluster-provisioning", "slotSetting": False},
+        {
+            "name": "AzureWebJobsStorage__queueServiceUri",
+            "value": "https://st.queue.core.windows.net/",
+        },
+        {"name": "AzureWebJobsStorage__credential", "value": "managedidentity"},
+        {"name": "AzureWebJobsStorage__clientId", "value": "11111111-1111-1111-1111-111111111111"},
+        {"name": "AZURE_CLIENT_ID", "value": "11111111-1111-1111-1111-111111111111"},
+        {"name": "ALLOWED_LOCATIONS", "value": None},
+    ]
+    done = subprocess.run(
+        [sys.executable, str(bicep.INFRA / "hooks" / "app_settings.py")],
+        input=json.dumps(listed),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert json.loads(done.stdout) == {
+        "IsEncrypted": False,
+        "Values": {
+            "PROVISIONING_QUEUE_NAME": "cluster-provisioning",
+            "AzureWebJobsStorage__queueServiceUri": "https://st.queue.core.windows.net/",
+            "ALLOWED_LOCATIONS": "",
+        },
+    }
+    assert "infra/hooks/app_settings.py" in (bicep.INFRA / "hooks" / "postdeploy.sh").read_text()
