@@ -160,14 +160,17 @@ def _rearm(record: StatusRecord, deps: SweepDeps, now: datetime) -> bool:
         return False  # the original moved first: it is not stranded
     deps.outbox.send_chain(stored.next_message(), 0)
     log.warning(
-        "request %s [%s, attempt %d/%d]: overdue since %s; re-armed by the sweeper",
+        "request %s [%s, attempt %d/%d, requested by %s]: overdue since %s; re-armed by the "
+        "sweeper",
         stored.request_id,
         stored.phase.value,
         stored.attempt,
         stored.max_attempts,
+        stored.requested_by.key,
         iso(due_at(record)),
         extra={
             "request_id": stored.request_id,
+            "requested_by": stored.requested_by.key,
             "phase": stored.phase.value,
             "attempt": stored.attempt,
             "outcome": "rearmed",
