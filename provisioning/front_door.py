@@ -215,7 +215,9 @@ class FrontDoor:
 
     def _again(self, caller: Caller, request: ClusterRequest, record: StatusRecord) -> Answer:
         """The same id again: the same record for the same payload from the same requester."""
-        if record.requested_by != caller.requester or record.fingerprint != request.fingerprint():
+        owner, caller_is = record.requested_by, caller.requester
+        same_requester = (owner.kind, owner.key) == (caller_is.kind, caller_is.key)
+        if not same_requester or record.fingerprint != request.fingerprint():
             return _error(
                 409,
                 "RequestIdConflict",

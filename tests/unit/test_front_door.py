@@ -250,3 +250,13 @@ def test_a_malformed_id_is_400(raw_id: str) -> None:
     answer = Door().door.get(bearer(), raw_id)
     assert answer.status == 400
     assert answer.body["error"]["code"] == "InvalidRequestId"
+
+
+def test_a_renamed_user_retrying_gets_the_same_record() -> None:
+    """Idempotency is by who (the oid), not by a display name that may change between tries."""
+    state = Door()
+    sent = body()
+    first = state.door.submit(bearer(), sent)
+    renamed = bearer(overrides={"preferred_username": "alice.smith@contoso.example"})
+    again = state.door.submit(renamed, sent)
+    assert (again.status, again.body["request_id"]) == (202, first.body["request_id"])
