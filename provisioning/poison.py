@@ -2,7 +2,10 @@
 
 Messages arrive here from the function itself (terminal failures, rejected messages) and from
 the host (messages dequeued more than ``maxDequeueCount`` times, which is what repeated crashes
-and bugs produce). Only a message of the request's live run may end that run.
+and bugs produce). Every message is archived; only the live run's current baton (its chain,
+run and step, the step not done) ends that run, and a payload ends a request only if no run
+ever accepted it. Anything else is archived as ``Stale`` and leaves the record alone: a late
+copy must never mark failed a run that AKS is carrying on with.
 """
 
 from __future__ import annotations
@@ -29,6 +32,12 @@ UNREADABLE = "_unreadable"
 # Table properties hold at most 64 KiB; a queue message's text can reach that, so it is split.
 WIRE_CHUNK = 60_000
 # The one error of a message the host gave up on (and of the run it ends).
+# What every other poisoned message is archived with: it leaves the record alone.
+STALE = ErrorInfo(
+    "Stale",
+    "not the current baton of a live run (its step was done, or it is another run's or "
+    "chain's message, or a payload a run already accepted); archived, the request left alone",
+)
 HOST_GAVE_UP = ErrorInfo(
     "PoisonMessage",
     "the Functions host gave up on the message after maxDequeueCount deliveries (the function "
@@ -54,10 +63,11 @@ def handle_poison(
     record = status.get(request_id) if request_id else None
     reason = _reason(reading, record, delivery.wire)
     archive.put(archive_row(delivery, request_id, record, reason, queue_name))
-    if record is not None and not record.phase.terminal and _belongs(reading, record):
-        _mark_failed(record, delivery, status)
+    if record is not None and is_current_baton(reading.chain, record):
+        _mark_failed(record, reading, delivery, status)
     elif record is None and reading.request is not None:
-        # A request the host poisoned before the function ever recorded it: make it readable.
+        # A payload no run ever accepted (the host poisoned it before the function recorded
+        # it): the only payload that may end a request, by making it readable as failed.
         _insert_failed(reading.request, delivery, status)
     # The requester is known once the request has a record; a body without one came unverified.
     requester = record.requested_by.key if record is not None else QUEUE_KEY
@@ -155,22 +165,35 @@ def _reason(reading: _Reading, record: StatusRecord | None, wire: bytes) -> Erro
             "another payload holds this request_id; the live request was left untouched",
         )
     failed = record is not None and record.phase is Phase.FAILED and record.error is not None
-    if failed and record is not None and record.error is not None and _belongs(reading, record):
-        return record.error
-    return HOST_GAVE_UP
+    if failed and record is not None and record.error is not None and _of_run(reading, record):
+        return record.error  # the message whose step ended the run: the function parked it here
+    if record is None and reading.request is not None:
+        return HOST_GAVE_UP
+    if record is not None and is_current_baton(reading.chain, record):
+        return HOST_GAVE_UP
+    return STALE
 
 
-def _belongs(reading: _Reading, record: StatusRecord) -> bool:
-    """Its accepted payload, or a message of its current chain: never a stale or foreign body."""
+def is_current_baton(chain: ChainMessage | None, record: StatusRecord) -> bool:
+    """The one message that may end a run: its chain, run and step are the record's current
+    ones and that step has not been done (a done step moved the record on). A payload, a
+    done step's message, another run's or another chain's never ends it."""
+    if chain is None or record.phase.terminal:
+        return False
+    return (chain.chain, chain.run, chain.step) == (record.chain, record.run, record.step)
+
+
+def _of_run(reading: _Reading, record: StatusRecord) -> bool:
+    """A message of the record's run (its chain), or its accepted payload: for the reason."""
     if reading.chain is not None:
-        return reading.chain.chain == record.chain and reading.chain.run == record.run
-    if reading.request is not None:
-        return reading.request.fingerprint() == record.fingerprint
-    return False
+        return (reading.chain.chain, reading.chain.run) == (record.chain, record.run)
+    return reading.request is not None and reading.request.fingerprint() == record.fingerprint
 
 
-def _mark_failed(record: StatusRecord, delivery: Delivery, status: StatusStore) -> None:
-    for _ in range(3):  # lost ETag races: re-read, and stop once someone else ended the run
+def _mark_failed(
+    record: StatusRecord, reading: _Reading, delivery: Delivery, status: StatusStore
+) -> None:
+    for _ in range(3):  # lost ETag races: re-read, and stop once it is no longer the baton
         changed = replace(
             record,
             phase=Phase.FAILED,
@@ -183,7 +206,7 @@ def _mark_failed(record: StatusRecord, delivery: Delivery, status: StatusStore) 
         if status.replace(changed) is not None:
             return
         fresh = status.get(record.request_id)
-        if fresh is None or fresh.phase.terminal or fresh.chain != record.chain:
+        if fresh is None or not is_current_baton(reading.chain, fresh):
             return
         record = fresh
     raise RuntimeError(f"could not mark request {record.request_id} failed after 3 tries")

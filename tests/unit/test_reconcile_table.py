@@ -295,28 +295,34 @@ class Ends(Enum):
     INSERTS = "records a never-seen request as failed on arrival"
 
 
-# The ownership rule: which poisoned messages may end a run. Each row is (state, message kind,
-# what it ends, the archive reason's code). Only this table needs to change with the rule.
+# The baton rule (issue 14): only the live run's current baton (its chain, run and step, the
+# step not done) ends the run; a payload ends a request only if no run ever accepted it; any
+# other message is archived "Stale" and the record is left alone. Each row is (state, message
+# kind, what it ends, the archive reason's code). Only this table changes with the rule.
 POISON_ROWS = [
-    ("inserted", "spa-same-id", Ends.RUN, "PoisonMessage"),
+    # The inserted record's payload was accepted: it never ends the run (the sweeper re-arms).
+    ("inserted", "spa-same-id", Ends.NOTHING, "Stale"),
     ("inserted", "chain-current", Ends.RUN, "PoisonMessage"),
     ("checking", "chain-current", Ends.RUN, "PoisonMessage"),
-    ("checking", "chain-duplicate", Ends.RUN, "PoisonMessage"),
-    ("checking", "chain-stale-step", Ends.RUN, "PoisonMessage"),
-    ("checking", "spa-new-id", Ends.RUN, "PoisonMessage"),
-    ("checking", "chain-fork", Ends.NOTHING, "PoisonMessage"),
-    ("checking", "chain-stale-run", Ends.NOTHING, "PoisonMessage"),
+    ("checking", "chain-duplicate", Ends.NOTHING, "Stale"),  # its step was done (issue 14 a)
+    ("checking", "chain-stale-step", Ends.NOTHING, "Stale"),
+    ("checking", "spa-new-id", Ends.NOTHING, "Stale"),  # a copy of the payload (issue 14 c)
+    ("checking", "spa-same-id", Ends.NOTHING, "Stale"),  # run 1's payload, run 2 live (b)
+    ("checking", "chain-fork", Ends.NOTHING, "Stale"),
+    ("checking", "chain-stale-run", Ends.NOTHING, "Stale"),
     ("checking", "spa-other-payload", Ends.NOTHING, "RequestIdConflict"),
     ("watching", "chain-current", Ends.RUN, "PoisonMessage"),
-    ("watching", "chain-fork", Ends.NOTHING, "PoisonMessage"),
-    ("watching", "chain-stale-run", Ends.NOTHING, "PoisonMessage"),
-    ("succeeded", "chain-current", Ends.NOTHING, "PoisonMessage"),
-    ("succeeded", "spa-new-id", Ends.NOTHING, "PoisonMessage"),
+    ("watching", "chain-redelivered", Ends.NOTHING, "Stale"),
+    ("watching", "chain-fork", Ends.NOTHING, "Stale"),
+    ("watching", "chain-stale-run", Ends.NOTHING, "Stale"),
+    ("succeeded", "chain-current", Ends.NOTHING, "Stale"),
+    ("succeeded", "spa-new-id", Ends.NOTHING, "Stale"),
     ("failed", "chain-current", Ends.NOTHING, "QuotaExceeded"),
-    ("failed", "chain-fork", Ends.NOTHING, "PoisonMessage"),
+    ("failed", "chain-redelivered", Ends.NOTHING, "QuotaExceeded"),
+    ("failed", "chain-fork", Ends.NOTHING, "Stale"),
     ("rejected", "spa-same-id", Ends.NOTHING, "SubscriptionNotAllowed"),
     ("none", "spa-same-id", Ends.INSERTS, "PoisonMessage"),
-    ("none", "chain-current", Ends.NOTHING, "PoisonMessage"),
+    ("none", "chain-current", Ends.NOTHING, "Stale"),
 ]
 
 
