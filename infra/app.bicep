@@ -47,6 +47,7 @@ param spaOrigins array
 param sweeperSchedule string
 param sweeperOverdueMinutes string
 param statusRetentionDays int
+param storageRetrySeconds int
 
 var storageAccountName = 'st${resourceToken}'
 var functionAppName = 'func-${environmentName}-${resourceToken}'
@@ -436,6 +437,10 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = { // checkov:skip=CKV_AZ
         {
           name: 'ENTRA_AUTHORITY_HOST'
           value: entraAuthorityHost
+        }
+        {
+          name: 'STORAGE_RETRY_SECONDS'
+          value: string(storageRetrySeconds)
         }
       ]
     }

@@ -168,6 +168,11 @@ param sweeperOverdueMinutes string = '15'
 @maxValue(3650)
 param statusRetentionDays int = 90
 
+@description('STORAGE_RETRY_SECONDS: how long a message waits after a storage error on its first delivery; doubled at each delivery.')
+@minValue(1)
+@maxValue(900)
+param storageRetrySeconds int = 60
+
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var groupName = empty(resourceGroupName) ? 'rg-${environmentName}' : resourceGroupName
 var identityName = 'id-${environmentName}-${resourceToken}'
@@ -258,6 +263,7 @@ module app 'app.bicep' = {
     entraApiAudience: entraApiAudience
     entraAuthorityHost: entraAuthorityHost
     trustedQueueSenders: empty(trustedQueueSenders) ? [] : split(trustedQueueSenders, ',')
+    storageRetrySeconds: storageRetrySeconds
   }
 }
 

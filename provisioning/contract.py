@@ -62,6 +62,7 @@ __all__ = [
     "normalise_location",
     "parse_accepted",
     "parse_request",
+    "read_accepted",
     "readable_request_id",
 ]
 
@@ -183,6 +184,54 @@ def parse_accepted(body: bytes | str) -> ClusterRequest:
 
 
 _UNBOUNDED = 2**63 - 1
+# The shape of an accepted payload as the status record stores it (``ClusterRequest.to_dict``).
+_ACCEPTED_SHAPE: dict[str, type] = {
+    "request_id": str,
+    "subscription_id": str,
+    "resource_group": str,
+    "location": str,
+    "cluster": dict,
+    "tags": dict,
+}
+_ACCEPTED_CLUSTER_SHAPE: dict[str, type] = {"name": str, "node_count": int, "vm_size": str}
+
+
+def read_accepted(stored: str) -> ClusterRequest:
+    """Read back a payload a run accepted (the status record's ``request_json``).
+
+    Accepted means accepted: the contract's rules were applied once, when the request arrived,
+    and a later step does not apply them again, so a rule tightened since then applies to new
+    requests only and never turns an in-flight run into a crash loop. Only the stored shape is
+    checked (the fields and their JSON types); a record that does not have it raises
+    InvalidRequest naming the fields.
+    """
+    try:
+        document = json.loads(stored)
+    except (ValueError, RecursionError):
+        document = None
+    problems = _shape_problems(document, _ACCEPTED_SHAPE, "")
+    if not problems:
+        cluster = document["cluster"]
+        problems = _shape_problems(cluster, _ACCEPTED_CLUSTER_SHAPE, "cluster.")
+        version = cluster.get("kubernetes_version")
+        if version is not None and not isinstance(version, str):
+            problems.append(FieldProblem("cluster.kubernetes_version", "must be a string"))
+        tags = document["tags"]
+        if not all(isinstance(value, str) for value in tags.values()):
+            problems.append(FieldProblem("tags", "must map names to strings"))
+    if problems:
+        raise InvalidRequest(problems, request_id=_request_id_of(document))
+    return _build(document)
+
+
+def _shape_problems(document: Any, shape: Mapping[str, type], prefix: str) -> list[FieldProblem]:
+    if not isinstance(document, dict):
+        return [FieldProblem(prefix.rstrip(".") or BODY, "the stored payload is not an object")]
+    return [
+        FieldProblem(prefix + name, f"must be {kind.__name__} in a stored payload")
+        for name, kind in shape.items()
+        if not isinstance(document.get(name), kind) or isinstance(document.get(name), bool)
+    ]
 
 
 def canonical_uuid(value: Any) -> str | None:

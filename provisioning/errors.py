@@ -5,9 +5,12 @@
      │    ├── TransientError     retry later, after ``retry_after`` seconds if Azure said so
      │    ├── TerminalError      record ``failed`` with an ARM-style error and stop
      │    │    └── InvalidRequest    the message itself is malformed or disallowed
-     │    └── ArmCallFailed      ARM answered with an error, not yet judged: ``handling`` says
-     │                           what it means (``classify``), ``as_error()`` turns it into a
-     │                           TransientError or TerminalError where the step cannot act on it
+     │    ├── ArmCallFailed      ARM answered with an error, not yet judged: ``handling`` says
+     │    │                      what it means (``classify``), ``as_error()`` turns it into a
+     │    │                      TransientError or TerminalError where the step cannot act on it
+     │    └── StorageUnavailable Table or Queue storage failed in a way that passes (5xx,
+     │                           ServerBusy, timeout, dropped connection, no token): the message
+     │                           comes back later (``deferral``); the step keeps its budget
      └── ValueError
           └── SettingsError      (``settings``) an app setting is missing or malformed: start-up
 
@@ -74,6 +77,18 @@ class TransientError(ProvisioningError):
         super().__init__(f"{info.code}: {info.message}")
         self.info = info
         self.retry_after = retry_after
+
+
+class StorageUnavailable(ProvisioningError):
+    """Table or Queue storage failed transiently (``storage`` classifies the SDK's errors).
+
+    Not a TransientError: that one is ARM's, spends the step's transient budget and is retried
+    by a re-enqueue, which needs the storage that just failed. This one defers the message.
+    """
+
+    def __init__(self, info: ErrorInfo) -> None:
+        super().__init__(f"{info.code}: {info.message}")
+        self.info = info
 
 
 class TerminalError(ProvisioningError):

@@ -44,6 +44,8 @@ class Delivery:
     id: str
     wire: bytes
     dequeue_count: int
+    # The receipt of this delivery: lets the function push the message's visibility out.
+    pop_receipt: str | None = None
 
     @property
     def body(self) -> bytes:

@@ -20,10 +20,11 @@ from provisioning.contract import (
     parse_accepted,
     readable_request_id,
 )
-from provisioning.errors import ErrorInfo, InvalidRequest
+from provisioning.deferral import defer_or_raise
+from provisioning.errors import ErrorInfo, InvalidRequest, StorageUnavailable
 from provisioning.identity import QUEUE_KEY
 from provisioning.messages import ChainMessage, Delivery, parse_chain_message
-from provisioning.ports import PoisonArchive, StatusStore
+from provisioning.ports import Lease, PoisonArchive, StatusStore
 from provisioning.status import Phase, StatusRecord, iso, utc_now, wire_fingerprint
 from provisioning.texts import LOG_MESSAGE_LIMIT, log_text
 
@@ -56,6 +57,22 @@ class _Reading:
 
 
 def handle_poison(
+    delivery: Delivery,
+    status: StatusStore,
+    archive: PoisonArchive,
+    queue_name: str,
+    lease: Lease | None = None,
+    retry_seconds: int = 60,
+) -> None:
+    """Archive one poisoned body and end the run it is the current baton of; a storage failure
+    defers it (as for a step), so an outage does not send it on to ``-poison-poison``."""
+    try:
+        _handle_poison(delivery, status, archive, queue_name)
+    except StorageUnavailable as error:
+        defer_or_raise(delivery, error, lease, retry_seconds)
+
+
+def _handle_poison(
     delivery: Delivery, status: StatusStore, archive: PoisonArchive, queue_name: str
 ) -> None:
     reading = _read(delivery)

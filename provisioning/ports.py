@@ -51,6 +51,13 @@ class Outbox(Protocol):
     def send_poison(self, wire: bytes) -> None: ...
 
 
+class Lease(Protocol):
+    """The delivered message itself: its visibility can be pushed out through its pop receipt
+    (raises StorageUnavailable when that fails)."""
+
+    def defer(self, delivery: Delivery, seconds: int) -> None: ...
+
+
 class PoisonArchive(Protocol):
     """Where every poisoned body is kept (an upsert: the same row twice stays one row)."""
 

@@ -17,8 +17,8 @@ from datetime import datetime
 from provisioning.admission import ALL_KEY, admit_queue_message
 from provisioning.contract import (
     ClusterRequest,
-    parse_accepted,
     parse_request,
+    read_accepted,
     readable_request_id,
 )
 from provisioning.decisions import (
@@ -34,11 +34,13 @@ from provisioning.decisions import (
     ownership_error,
     resource_tags,
 )
+from provisioning.deferral import defer_or_raise
 from provisioning.errors import (
     ArmCallFailed,
     ErrorInfo,
     Handling,
     InvalidRequest,
+    StorageUnavailable,
     TerminalError,
     TransientError,
 )
@@ -49,7 +51,7 @@ from provisioning.messages import (
     new_chain_token,
     parse_chain_message,
 )
-from provisioning.ports import Arm, Outbox, RequesterIndex, StatusStore
+from provisioning.ports import Arm, Lease, Outbox, RequesterIndex, StatusStore
 from provisioning.settings import Settings
 from provisioning.status import Phase, StatusRecord
 from provisioning.table_limits import TooLargeToStore
@@ -68,9 +70,18 @@ class Deps:
     clock: Callable[[], datetime]
     jitter: Callable[[], float]
     requesters: RequesterIndex
+    lease: Lease | None = None  # the delivered message, for deferring it (``deferral``)
 
 
 def handle(delivery: Delivery, deps: Deps) -> None:
+    """One invocation; a storage failure under it defers the message instead of failing."""
+    try:
+        _handle(delivery, deps)
+    except StorageUnavailable as error:
+        defer_or_raise(delivery, error, deps.lease, deps.settings.storage_retry_seconds)
+
+
+def _handle(delivery: Delivery, deps: Deps) -> None:
     try:
         chain = parse_chain_message(_json_or_none(delivery.body))
     except InvalidRequest as exc:  # not base64, or a malformed chain message
@@ -161,7 +172,12 @@ def _handle_chain(chain: ChainMessage, delivery: Delivery, deps: Deps) -> None:
     record = deps.status.get(chain.request_id)
     if record is not None and record.chain == chain.chain and record.run == chain.run:
         if record.step == chain.step and not record.phase.terminal:
-            request = parse_accepted(record.request_json)
+            try:
+                request = read_accepted(record.request_json)  # its shape, not today's rules
+            except InvalidRequest as exc:  # a damaged record: end the run, do not crash-loop
+                unreadable = ErrorInfo("StoredRequestUnreadable", exc.info.message)
+                _commit(record, fail(record, unreadable), delivery, deps, deps.clock())
+                return
             _run_step(record, request, delivery, deps)
             return
         if record.step == chain.step + 1 and record.advanced_by == delivery.id:

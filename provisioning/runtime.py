@@ -22,6 +22,7 @@ from provisioning.settings import get_settings
 from provisioning.status import utc_now
 from provisioning.storage import (
     DrainQueue,
+    MessageLease,
     Outbox,
     PoisonArchive,
     RequesterTable,
@@ -43,6 +44,7 @@ class Runtime:
     archive: PoisonArchive
     sweep: SweepDeps
     front_door: FrontDoor | None  # None without ENTRA_TENANT_ID
+    poison_lease: MessageLease
 
 
 _runtime: Runtime | None = None
@@ -90,6 +92,7 @@ def _build_runtime() -> Runtime:
         clock=utc_now,
         jitter=lambda: random.uniform(0, 1),
         requesters=RequesterTable(requester_table),
+        lease=MessageLease(storage.queue(settings.queue_name, encode=False)),
     )
     sweep = SweepDeps(
         settings=settings,
@@ -114,7 +117,14 @@ def _build_runtime() -> Runtime:
             clock=utc_now,
         )
     )
-    return Runtime(deps=deps, archive=archive, sweep=sweep, front_door=front_door)
+    poison_lease = MessageLease(storage.queue(settings.poison_queue_name, encode=False))
+    return Runtime(
+        deps=deps,
+        archive=archive,
+        sweep=sweep,
+        front_door=front_door,
+        poison_lease=poison_lease,
+    )
 
 
 def get_front_door() -> FrontDoor | None:

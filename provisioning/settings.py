@@ -65,6 +65,7 @@ class Settings:
     sweeper_schedule: str = "0 */5 * * * *"
     sweeper_overdue_minutes: float = 15
     status_retention_days: int = 90
+    storage_retry_seconds: int = 60
     requester_table: str = "provisioningrequesters"
     allowed_vm_sizes: frozenset[str] = frozenset(v.casefold() for v in DEFAULT_VM_SIZES)
     max_in_flight_per_requester: int = 5
@@ -150,9 +151,16 @@ class Settings:
                 1,
                 900,
             ),
-            sweeper_schedule=reader.text("SWEEPER_SCHEDULE", "0 */5 * * * *", _NCRONTAB),
-            sweeper_overdue_minutes=reader.minutes("SWEEPER_OVERDUE_MINUTES", 15),
-            status_retention_days=reader.integer("STATUS_RETENTION_DAYS", 90, 1, 3650),
+            sweeper_schedule=reader.text("SWEEPER_SCHEDULE", default.sweeper_schedule, _NCRONTAB),
+            sweeper_overdue_minutes=reader.minutes(
+                "SWEEPER_OVERDUE_MINUTES", default.sweeper_overdue_minutes
+            ),
+            status_retention_days=reader.integer(
+                "STATUS_RETENTION_DAYS", default.status_retention_days, 1, 3650
+            ),
+            storage_retry_seconds=reader.integer(
+                "STORAGE_RETRY_SECONDS", default.storage_retry_seconds, 1, 900
+            ),
             requester_table=reader.text("REQUESTER_TABLE_NAME", default.requester_table, _TABLE),
             allowed_vm_sizes=reader.vm_size_set("ALLOWED_VM_SIZES"),
             max_in_flight_per_requester=reader.integer(

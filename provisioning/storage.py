@@ -10,14 +10,24 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
-from collections.abc import Mapping
+import functools
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from azure.core import MatchConditions
 from azure.core.credentials import TokenCredential
-from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
+from azure.core.exceptions import (
+    AzureError,
+    ClientAuthenticationError,
+    HttpResponseError,
+    ResourceExistsError,
+    ResourceModifiedError,
+    ResourceNotFoundError,
+    ServiceRequestError,
+    ServiceResponseError,
+)
 from azure.data.tables import TableClient, TableServiceClient, UpdateMode
 from azure.identity import DefaultAzureCredential, ManagedIdentityCredential
 from azure.storage.queue import (
@@ -27,6 +37,7 @@ from azure.storage.queue import (
 
 from provisioning.credentials import SharedTokenCredential
 from provisioning.due_index import DueEntry, due_filter, slot_of
+from provisioning.errors import ErrorInfo, StorageUnavailable
 from provisioning.messages import ChainMessage, Delivery
 from provisioning.poison import UNREADABLE
 from provisioning.settings import SettingsError
@@ -114,6 +125,47 @@ class StorageConnection:
         return service.get_table_client(table_name)
 
 
+P = ParamSpec("P")
+R = TypeVar("R")
+_RETRY_LATER = frozenset({408, 429})  # and every 5xx (ServerBusy is 503, OperationTimedOut 500)
+
+
+def storage_unavailable(error: AzureError) -> StorageUnavailable | None:
+    """The one classifier of storage errors: transient ones become StorageUnavailable.
+
+    Transient: no connection or a dropped one, a timeout (the SDK's own retries spent), 408,
+    429, any 5xx, and a token the credential could not get (or that storage refused as expired,
+    401). Not transient: 403 (a missing role does not pass) and the 404/409/412 the callers
+    handle themselves.
+    """
+    text = str(error).splitlines()[0][:300] if str(error) else type(error).__name__
+    if isinstance(error, ServiceRequestError | ServiceResponseError):
+        return StorageUnavailable(ErrorInfo("StorageUnreachable", text))
+    if isinstance(error, ClientAuthenticationError) and error.status_code in (None, 401):
+        return StorageUnavailable(ErrorInfo("StorageTokenUnavailable", text))
+    status = error.status_code if isinstance(error, HttpResponseError) else None
+    if status is not None and (status in _RETRY_LATER or status >= 500):
+        code = getattr(error, "error_code", None) or f"Http{status}"
+        return StorageUnavailable(ErrorInfo(str(code), text))
+    return None
+
+
+def storage_call(call: Callable[P, R]) -> Callable[P, R]:
+    """Raise StorageUnavailable for what ``storage_unavailable`` calls transient."""
+
+    @functools.wraps(call)
+    def guarded(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return call(*args, **kwargs)
+        except AzureError as error:
+            unavailable = storage_unavailable(error)
+            if unavailable is None:
+                raise
+            raise unavailable from error
+
+    return guarded
+
+
 def ensure_table(table: TableClient) -> None:
     with contextlib.suppress(ResourceExistsError):
         table.create_table()
@@ -125,12 +177,14 @@ class TableDueIndex:
     def __init__(self, table: TableClient) -> None:
         self._table = table
 
+    @storage_call
     def file(self, request_id: str, due: datetime) -> DueEntry:
         entry = DueEntry(request_id, slot_of(due))
         entity = {"PartitionKey": entry.slot, "RowKey": request_id, "due_at": iso(due)}
         self._table.upsert_entity(entity, mode=UpdateMode.REPLACE)
         return entry
 
+    @storage_call
     def due(self, now: datetime, limit: int) -> list[DueEntry]:
         found: list[DueEntry] = []
         query = self._table.query_entities(
@@ -142,6 +196,7 @@ class TableDueIndex:
                 break
         return found
 
+    @storage_call
     def remove(self, entry: DueEntry) -> None:
         # Gone already: another sweeper (or an earlier tick that died) removed it.
         with contextlib.suppress(ResourceNotFoundError):
@@ -166,6 +221,7 @@ class StatusStore:
         self._index = index
         self._first_look = first_look
 
+    @storage_call
     def get(self, request_id: str) -> StatusRecord | None:
         try:
             entity = self._table.get_entity(request_id, ROW_KEY)
@@ -173,6 +229,7 @@ class StatusStore:
             return None
         return StatusRecord.from_entity(dict(entity), entity.metadata.get("etag"))
 
+    @storage_call
     def insert(self, record: StatusRecord) -> StatusRecord | None:
         """The record as stored, or None when a record for that request already exists."""
         entity = record.to_entity()
@@ -185,6 +242,7 @@ class StatusStore:
             return None
         return replace(record, etag=meta.get("etag"))
 
+    @storage_call
     def replace(self, record: StatusRecord) -> StatusRecord | None:
         """The record as stored, or None when someone else wrote it since ``record`` was read."""
         entity = record.to_entity()
@@ -200,6 +258,7 @@ class StatusStore:
             return None
         return replace(record, etag=meta.get("etag"))
 
+    @storage_call
     def delete(self, record: StatusRecord) -> bool:
         """Delete the record as read (its ETag); False when it changed or is gone meanwhile."""
         try:
@@ -221,6 +280,7 @@ class Outbox:
         self._queue = queue
         self._poison = poison
 
+    @storage_call
     def send_chain(self, message: ChainMessage, delay_seconds: int) -> None:
         self._queue.send_message(
             message.to_json(),
@@ -228,6 +288,7 @@ class Outbox:
             time_to_live=CHAIN_MESSAGE_TTL_SECONDS,
         )
 
+    @storage_call
     def send_poison(self, wire: bytes) -> None:
         """Park a message's text, exactly as it was queued, on the poison queue."""
         text = wire.decode("utf-8", "replace")
@@ -245,11 +306,13 @@ class PoisonArchive:
     def __init__(self, table: TableClient) -> None:
         self._table = table
 
+    @storage_call
     def put(self, entity: dict[str, Any]) -> None:
         # Upsert: a body archived twice (redelivery) stays one row.
         check_fits(entity)
         self._table.upsert_entity(entity, mode=UpdateMode.REPLACE)
 
+    @storage_call
     def delete_request(self, request_id: str) -> int:
         """Delete every archived body of one request (its partition); how many there were."""
         return self._delete(
@@ -259,6 +322,7 @@ class PoisonArchive:
             request_id,
         )
 
+    @storage_call
     def delete_unreadable_before(self, cutoff: datetime) -> int:
         """Delete the bodies no request id could be read from, archived before ``cutoff``."""
         return self._delete(
@@ -292,6 +356,7 @@ class DrainQueue:
     def __init__(self, queue: QueueClient) -> None:
         self._queue = queue
 
+    @storage_call
     def receive(self, limit: int) -> list[tuple[Delivery, str]]:
         """Up to ``limit`` messages, each with its pop receipt; none when the queue is absent."""
         try:
@@ -307,6 +372,7 @@ class DrainQueue:
             received.append((delivery, str(message.pop_receipt)))
         return received
 
+    @storage_call
     def delete(self, delivery: Delivery, pop_receipt: str) -> None:
         with contextlib.suppress(ResourceNotFoundError):
             self._queue.delete_message(delivery.id, pop_receipt)
@@ -401,3 +467,20 @@ def _decode_continuation(token: str | None) -> str | None:
     if not row_key.startswith(_LISTED):
         raise ValueError("continuation is not a token this API returned")
     return row_key
+
+
+class MessageLease:
+    """The message a trigger delivered, pushed out of sight by its pop receipt (a deferral)."""
+
+    def __init__(self, queue: QueueClient) -> None:
+        self._queue = queue
+
+    @storage_call
+    def defer(self, delivery: Delivery, seconds: int) -> None:
+        try:
+            self._queue.update_message(
+                delivery.id, pop_receipt=delivery.pop_receipt, visibility_timeout=seconds
+            )
+        except HttpResponseError as error:
+            # Not ours any more (its lease was renewed or it is gone): the host decides.
+            raise StorageUnavailable(ErrorInfo("MessageNotDeferred", str(error)[:300])) from error

@@ -19,7 +19,12 @@ log = logging.getLogger("provisioning")
 
 def _delivery(msg: func.QueueMessage) -> Delivery:
     # host.json's messageEncoding is none: this is the message text as queued (see decode_wire).
-    return Delivery(id=str(msg.id), wire=msg.get_body(), dequeue_count=msg.dequeue_count or 0)
+    return Delivery(
+        id=str(msg.id),
+        wire=msg.get_body(),
+        dequeue_count=msg.dequeue_count or 0,
+        pop_receipt=msg.pop_receipt,
+    )
 
 
 @bp.queue_trigger(arg_name="msg", queue_name="%PROVISIONING_QUEUE_NAME%", connection=CONNECTION)
@@ -34,6 +39,12 @@ def provision(msg: func.QueueMessage) -> None:
 def archive_poison(msg: func.QueueMessage) -> None:
     """Archive a poisoned body and end the request it belongs to."""
     runtime = get_runtime()
+    settings = get_settings()
     handle_poison(
-        _delivery(msg), runtime.deps.status, runtime.archive, get_settings().poison_queue_name
+        _delivery(msg),
+        runtime.deps.status,
+        runtime.archive,
+        settings.poison_queue_name,
+        runtime.poison_lease,
+        settings.storage_retry_seconds,
     )

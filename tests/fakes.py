@@ -348,3 +348,14 @@ def memory_validator(
         tenant_id=tenant.tenant_id,
     )
     return TokenValidator(rules, keys), keys
+
+
+class MemoryLease:
+    """The delivered message's visibility: what was deferred, by how long."""
+
+    def __init__(self) -> None:
+        self.deferred: list[tuple[str, int]] = []
+
+    def defer(self, delivery: Delivery, seconds: int) -> None:
+        assert delivery.pop_receipt, "only a delivery with its pop receipt can be deferred"
+        self.deferred.append((delivery.id, seconds))

@@ -64,7 +64,8 @@ KILL_POINTS: dict[str, str] = {
     "reenqueue": "after the re-enqueue, before the function returns",
     "aks_put": "after the AKS create PUT",
     "watch_check": "after a watch check (GET of the create operation)",
-    "every_delivery": "at every delivery of the request, until the host poisons it unread",
+    "every_delivery": "at every delivery of the request's payload, until the host poisons it "
+    "unread (the payload was accepted, so it is archived Stale; the sweeper re-arms the run)",
 }
 # Boundaries that occur more than once per request: which occurrence is killed is random.
 REPEATED = ("status_commit", "reenqueue")
@@ -350,6 +351,9 @@ class CrashRun:
             "RG_VISIBILITY_DELAY_SECONDS": "1",
             "CLUSTER_WATCH_DELAY_SECONDS": "1",
             "PROVIDER_REGISTRATION_DELAY_SECONDS": "1",
+            # The sweeper runs while hosts are killed: every 3 s, re-arming what is 30 s late.
+            "SWEEPER_SCHEDULE": "*/3 * * * * *",
+            "SWEEPER_OVERDUE_MINUTES": "0.5",
             **self.arm.env(),
         }
 

@@ -50,11 +50,13 @@ def test_fast_slice_one_request_per_kill_point(
     result = run.run()
     _check(result, "fast slice", figures)
     fired = {p.point: p for p in result.plans}
-    # Killed at every delivery: the host poisons it unread and the poison trigger ends it.
+    # Killed at every delivery: the host poisons the payload unread. It was accepted (the
+    # record exists), so it is archived Stale and does not end the run; the sweeper re-arms it.
     repeated = fired["every_delivery"]
     assert repeated.kills >= 1
-    assert (repeated.status or {}).get("phase") == "failed"
+    assert (repeated.status or {}).get("phase") == "succeeded"
     assert result.archived([repeated]) == 1
+    assert result.false_failures(result.plans) == 0
     assert sum(1 for p in result.plans if p.kills) >= len(KILL_POINTS) - 1
 
 

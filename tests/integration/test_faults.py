@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -314,3 +315,69 @@ def test_transient_budget_running_out_fails_with_the_last_code(
     assert not [c for c in app.arm_calls(request["resource_group"]) if c.method == "PUT"]
     rows = app.wait_for_archive(1)
     assert rows[0]["reason"].startswith("ServiceUnavailable")
+
+
+def _timed_outage(seconds: float, starts: Callable[[SeenRequest], bool]) -> Callable[..., Any]:
+    """A tap inspector: from the first request ``starts`` picks, refuse everything for a while."""
+    window: dict[str, float] = {}
+
+    def inspect(seen: SeenRequest) -> Refuse | None:
+        now = time.monotonic()
+        if "end" not in window and starts(seen):
+            window["end"] = now + seconds
+        if window.get("end", 0.0) > now:
+            window["refused"] = window.get("refused", 0) + 1
+            return REFUSE
+        return None
+
+    inspect.window = window  # type: ignore[attr-defined]
+    return inspect
+
+
+@pytest.mark.parametrize("service", ["table", "queue"])
+def test_a_30_s_storage_outage_at_a_step_boundary_ends_as_without_it(
+    provisioner_factory: Callable[..., Provisioner],
+    azurite: Azurite,
+    arm: ArmEmulator,
+    figures: FigureLog,
+    service: str,
+) -> None:
+    """Table (or queue) storage refuses every connection for 30 s from the first step's commit:
+    the message is deferred with back-off (5, 10, 20 s here), not burnt in 25 s; one create."""
+    request = sample_request()
+
+    def first_commit(seen: SeenRequest) -> bool:
+        if service == "table":
+            return seen.method == "PUT" and request["request_id"] in seen.path
+        return seen.method == "POST" and seen.path.endswith("/messages")  # the re-enqueue
+
+    inspect = _timed_outage(30, first_commit)
+    port = azurite.port(service)
+    tap = Tap(port, inspect)
+    try:
+        connection = azurite.connection_string.replace(f":{port}/", f":{tap.port}/")
+        app = provisioner_factory(
+            AzureWebJobsStorage=connection,
+            RG_VISIBILITY_DELAY_SECONDS="1",
+            STORAGE_RETRY_SECONDS="5",
+        )
+        app.start(receive_invisibility_seconds=5)
+        arm.set_read_lag(reads=1)  # the first step ends with a commit and a re-enqueue
+        app.send(request)
+        status = _record(
+            figures,
+            f"30 s {service} storage outage from the first step's "
+            + ("commit" if service == "table" else "re-enqueue"),
+            app,
+            request,
+            lambda: int(inspect.window.get("refused", 0)),  # type: ignore[attr-defined]
+            "succeeded",
+            section="Storage faults",
+            timeout=150,
+        )
+    finally:
+        tap.close()
+    assert "end" in inspect.window  # type: ignore[attr-defined]
+    assert status["phase"] == "succeeded", status
+    assert len([c for c in _aks_puts(app, request) if c.status == 201]) == 1
+    assert not [r for r in _archive(app) if r["PartitionKey"] == request["request_id"]]
