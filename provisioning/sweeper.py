@@ -30,7 +30,7 @@ from enum import StrEnum
 from opentelemetry import metrics
 
 from provisioning.due_index import DueEntry
-from provisioning.errors import ErrorInfo
+from provisioning.errors import ErrorInfo, StorageUnavailable
 from provisioning.poison import archive_row, request_id_of
 from provisioning.ports import Drain, DueIndex, Outbox, RetainedArchive, SweptStatus
 from provisioning.settings import Settings
@@ -122,9 +122,12 @@ def sweep(deps: SweepDeps) -> SweepCounts:
     now = deps.clock()
     counts = SweepCounts()
     for entry in deps.index.due(now, ENTRIES_PER_TICK):
-        counts, refiled = _look(entry.request_id, deps, now, counts)
-        if refiled != entry:  # filed again in the same minute: that is this very entry
-            deps.index.remove(entry)
+        try:
+            counts, refiled = _look(entry.request_id, deps, now, counts)
+            if refiled != entry:  # filed again in the same minute: that is this very entry
+                deps.index.remove(entry)
+        except StorageUnavailable as error:  # this record's storage failed: the next tick
+            log.warning("sweep: request %s skipped: %s", entry.request_id, error.info.message)
     counts = replace(counts, drained=_drain(deps))
     cutoff = now - timedelta(days=deps.settings.status_retention_days)
     counts = replace(counts, deleted=counts.deleted + deps.archive.delete_unreadable_before(cutoff))

@@ -48,7 +48,7 @@ from localazure.arm import DEFAULT_SUBSCRIPTION, ArmEmulator, Call
 from localazure.azurite import Azurite
 from localazure.host import LocalHost
 from localazure.host.process import LocalHostError
-from tests.crash.tap import Action, SeenRequest, Tap
+from tests.crash.tap import Action, Refuse, SeenRequest, Tap
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MAX_DEQUEUE_COUNT = 5  # host.json
@@ -361,7 +361,9 @@ class CrashRun:
         for index in range(self.hosts):
             holder: dict[str, Instance] = {}
 
-            def inspect(seen: SeenRequest, holder: dict[str, Instance] = holder) -> Action | None:
+            def inspect(
+                seen: SeenRequest, holder: dict[str, Instance] = holder
+            ) -> Action | Refuse | None:
                 return self._on_storage(holder["instance"], seen)
 
             queue_tap = Tap(self.azurite.port("queue"), inspect)
@@ -435,7 +437,13 @@ class CrashRun:
                 events.append("watch_check")
             fire = self._decide(plan, events)
         if fire:
-            self._kill_caller(peer_port, f"{plan.point} {plan.request_id} ({call.method} {path})")
+            self._fire_arm(
+                plan, peer_port, f"{plan.point} {plan.request_id} ({call.method} {path})"
+            )
+
+    def _fire_arm(self, plan: Plan, peer_port: int, reason: str) -> None:
+        """A plan's ARM boundary was reached: here, kill the caller (OutageRun overrides)."""
+        self._kill_caller(peer_port, reason)
 
     def _kill_caller(self, peer_port: int, reason: str) -> None:
         pids = {i.pid: i for i in self.instances if i.pid is not None}
@@ -445,7 +453,15 @@ class CrashRun:
             with self._lock:
                 self.unattributed += 1
 
-    def _on_storage(self, instance: Instance, seen: SeenRequest) -> Action | None:
+    def _on_storage(self, instance: Instance, seen: SeenRequest) -> Action | Refuse | None:
+        fired = self._storage_boundary(seen)
+        if fired is None:
+            return None
+        event, request_id = fired
+        return lambda: self._storage_kill(instance, f"{event} {request_id}")
+
+    def _storage_boundary(self, seen: SeenRequest) -> tuple[str, str] | None:
+        """(event, request id) when ``seen`` is a plan's storage boundary that fires now."""
         parts = seen.path.split("/", 2)
         rest = parts[2] if len(parts) == 3 else ""
         request_id: str | None = None
@@ -469,9 +485,7 @@ class CrashRun:
         with self._lock:
             plan = self._by_id.get(request_id)
             fire = plan is not None and self._decide(plan, [event])
-        if not fire:
-            return None
-        return lambda: self._storage_kill(instance, f"{event} {request_id}")
+        return (event, request_id) if fire else None
 
     def _storage_kill(self, instance: Instance, reason: str) -> None:
         if not instance.crash(reason):

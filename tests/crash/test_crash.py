@@ -14,6 +14,7 @@ import pytest
 from localazure.arm import ArmEmulator
 from localazure.azurite import Azurite
 from tests.crash.driver import KILL_POINTS, CrashResult, CrashRun, figures_rows
+from tests.crash.outages import OutageRun, outage_rows
 from tests.plugins.reliability import FigureLog
 
 FAST_SEED = 20261126
@@ -71,3 +72,40 @@ def test_many_requests_at_every_kill_point(
     result = run.run()
     _check(result, "long run", figures)
     assert sum(p.kills for p in result.plans) >= requests * 0.9
+
+
+def _check_outages(run: OutageRun, result: CrashResult, label: str, figures: FigureLog) -> None:
+    for row in outage_rows(run, result, label):
+        figures.record(**row)
+    print(f"{label}: seed={result.seed} refused={run.refused} {result.seconds:.1f}s")
+    for plan in result.plans:
+        print(f"  {plan.point} {run.seconds[plan.request_id]:.0f}s: {result.outcome([plan])}")
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    for index, output in enumerate(result.outputs):
+        (LOG_DIR / f"{label.replace(' ', '-')}-host{index}.log").write_text(output, "utf-8")
+    assert not result.violations, "\n".join(result.violations[:40])
+    assert set(run.started) == {p.request_id for p in result.plans} or run.service == "queue"
+    assert all((p.status or {}).get("phase") == "succeeded" for p in result.plans)
+    assert not result.duplicates
+
+
+@pytest.mark.slow
+def test_table_outages_of_30_s_2_min_and_10_min_at_every_boundary(
+    azurite: Azurite, arm: ArmEmulator, figures: FigureLog
+) -> None:
+    """Each request loses the table at its own boundary for 30 s, 2 min or 10 min: all end
+    as they would have (succeeded, one create), side by side in one run."""
+    durations = tuple(float(s) for s in os.environ.get("OUTAGE_SECONDS", "30,120,600").split(","))
+    run = OutageRun(azurite, arm, service="table", durations=durations, seed=SLOW_SEED)
+    _check_outages(run, run.run(), "table outages", figures)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seconds", [30.0, 120.0, 600.0])
+def test_a_queue_outage_catches_requests_at_every_boundary(
+    azurite: Azurite, arm: ArmEmulator, figures: FigureLog, seconds: float
+) -> None:
+    """The queue service goes away for every host (no receive, no send, no deferral) while a
+    request per boundary is in flight: all end as they would have."""
+    run = OutageRun(azurite, arm, service="queue", durations=(seconds,), seed=SLOW_SEED)
+    _check_outages(run, run.run(), f"queue outage {seconds:.0f} s", figures)
