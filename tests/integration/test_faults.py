@@ -267,7 +267,11 @@ def test_storage_outage_during_the_reenqueue_is_recovered_from_the_record(
         connection = azurite.connection_string.replace(
             f":{azurite.port('queue')}/", f":{tap.port}/"
         )
-        app = provisioner_factory(AzureWebJobsStorage=connection, RG_VISIBILITY_DELAY_SECONDS="1")
+        app = provisioner_factory(
+            AzureWebJobsStorage=connection,
+            RG_VISIBILITY_DELAY_SECONDS="1",
+            STORAGE_RETRY_SECONDS="2",  # the deferred message comes back in 2 s
+        )
         app.start(receive_invisibility_seconds=5)
         arm.set_read_lag(reads=1)  # the first step ends with a re-enqueue
         request = sample_request()
@@ -287,6 +291,7 @@ def test_storage_outage_during_the_reenqueue_is_recovered_from_the_record(
     assert window["sends_refused"] == sends  # the send and its bounded retries all failed
     assert len([c for c in _aks_puts(app, request) if c.status == 201]) == 1
     output = app.host.output if app.host else ""
+    assert "storage unavailable" in output  # deferred, not retried every 5 s and poisoned
     assert "finished the step's hand-off" in output
     assert not app.archive()
 
