@@ -14,7 +14,14 @@ from typing import Any
 
 from tests.crash.driver import KILL_POINTS
 
-SECTIONS = ("Crash injection", "ARM faults", "Storage faults", "Bad input", "Least privilege")
+SECTIONS = (
+    "Crash injection",
+    "Storage outages",
+    "ARM faults",
+    "Storage faults",
+    "Bad input",
+    "Least privilege",
+)
 COMMAND = "make crash"
 COUNTED = (
     "requests",
@@ -105,10 +112,16 @@ def render(rows: list[dict[str, Any]], when: datetime) -> str:
         "for every request to end, so any left over is stranded).",
         "- **n/a**: a figure the scenario does not measure (it sends no request that could be "
         "lost or created twice); it counts as nothing in the totals.",
-        "- **Outcome**: the final status of each request. `failed PoisonMessage` in the crash "
-        "rows is the host poisoning a message unread after 5 deliveries that all died (the "
-        "repeated-kill point, and other requests' messages caught in the same hosts), which "
-        "the poison trigger archives and ends; it is the defined outcome, not a loss.",
+        "- **Outcome**: the final status of each request. A request killed at every delivery "
+        "of its payload is poisoned unread by the host; its payload was accepted (the record "
+        "exists), so the poison trigger archives it `Stale` and leaves the run alone, and the "
+        "sweeper (every 3 s in these runs, re-arming what is 30 s late) re-arms it. "
+        "`failed PoisonMessage` is a run whose current baton died at every delivery.",
+        "- **Storage outages**: from the boundary named, the storage service is unreachable "
+        "(connections closed) for the time named: the table for that request only (requests "
+        "side by side, one outage each), or the queue for every host (no receive, send or "
+        "deferral). The app defers its message by STORAGE_RETRY_SECONDS (60 s, doubled at each "
+        "delivery). Faults: 1 when the outage started.",
         "- **Forks surviving**: a chain still writing the record or calling ARM more than 2 s "
         "after its request ended, or messages still circulating once every request ended. "
         "Must be 0.",
@@ -137,7 +150,10 @@ def render(rows: list[dict[str, Any]], when: datetime) -> str:
         "python -m tests.crash.report .localazure/reliability docs/reliability.md",
         "```",
         "",
-        "`CRASH_SEED` and `CRASH_REQUESTS` change the long run's seed and size.",
+        "`CRASH_SEED` and `CRASH_REQUESTS` change the long run's seed and size; "
+        "`OUTAGE_SECONDS` (default `30,120,600`) the table outages' durations. The slow part "
+        "takes about 40 minutes, most of it the 10-minute outages and the 15 minutes a message "
+        "may be deferred.",
         "",
     ]
     return "\n".join(lines)
