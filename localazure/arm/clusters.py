@@ -371,23 +371,27 @@ def operation_body(op: Operation) -> dict[str, Any]:
     return body
 
 
-def handle_operation(store: Store, ex: Exchange, sub: str, op_id: str) -> Response:
-    """``.../locations/{loc}/operations/{id}``: each GET counts as one poll."""
-    ex.require_api_version(OPERATION_API_VERSIONS, "locations/operations")
+def _settled_operation(
+    store: Store, ex: Exchange, sub: str, op_id: str, kind: str, *, observe: bool
+) -> Operation:
+    """The operation a GET of ``locations/<kind>/{id}`` asks about, brought up to date."""
+    ex.require_api_version(OPERATION_API_VERSIONS, f"locations/{kind}")
     if ex.method != "GET":
         raise errors.method_not_allowed(ex.method)
     op = _find_operation(store, sub, op_id)
-    store.settle(op, observe=True)
+    store.settle(op, observe=observe)
+    return op
+
+
+def handle_operation(store: Store, ex: Exchange, sub: str, op_id: str) -> Response:
+    """``.../locations/{loc}/operations/{id}``: each GET counts as one poll."""
+    op = _settled_operation(store, ex, sub, op_id, "operations", observe=True)
     return ex.respond(200, operation_body(op))
 
 
 def handle_operation_result(store: Store, ex: Exchange, sub: str, op_id: str) -> Response:
     """``.../locations/{loc}/operationresults/{id}``: 202 until done, then the result."""
-    ex.require_api_version(OPERATION_API_VERSIONS, "locations/operationresults")
-    if ex.method != "GET":
-        raise errors.method_not_allowed(ex.method)
-    op = _find_operation(store, sub, op_id)
-    store.settle(op, observe=False)
+    op = _settled_operation(store, ex, sub, op_id, "operationresults", observe=False)
     if op.ended is None:
         location = operation_url(ex, op, "operationresults")
         headers = ex.retry_after(store.state.retry_after, {"Location": location})

@@ -40,6 +40,17 @@ def _group_puts(app: Provisioner, request: dict[str, Any]) -> list[Call]:
     ]
 
 
+def _send_and_record(
+    figures: FigureLog, scenario: str, app: Provisioner, faults: int
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Send a fresh request and check it succeeds, its figures recorded first (see ``_record``)."""
+    request = sample_request()
+    app.send(request)
+    status = _record(figures, scenario, app, request, faults, "succeeded")
+    assert status["phase"] == "succeeded", status
+    return request, status
+
+
 def _record(
     figures: FigureLog,
     scenario: str,
@@ -87,11 +98,9 @@ def test_throttled_aks_create_waits_out_retry_after(
 ) -> None:
     """429 on the AKS PUT with Retry-After 8: no in-process wait, re-enqueued ≥ 8 s, one create."""
     arm.add_fault("throttle", method="PUT", path=AKS, times=1, retry_after=8)
-    request = sample_request()
-    provisioner.send(request)
-    scenario = "429 with Retry-After 8 s on the AKS PUT"
-    status = _record(figures, scenario, provisioner, request, 1, "succeeded")
-    assert status["phase"] == "succeeded", status
+    request, status = _send_and_record(
+        figures, "429 with Retry-After 8 s on the AKS PUT", provisioner, 1
+    )
     puts = _aks_puts(provisioner, request)
     assert [c.status for c in puts] == [429, 201]
     assert puts[1].time - puts[0].time >= 7.5
@@ -121,11 +130,9 @@ def test_dropped_connections_are_transient(
 ) -> None:
     """The AKS PUT's connection drops three times: transient, re-enqueued, then one create."""
     arm.add_fault("drop", method="PUT", path=AKS, times=3)
-    request = sample_request()
-    provisioner.send(request)
-    scenario = "three dropped connections on the AKS PUT"
-    status = _record(figures, scenario, provisioner, request, 3, "succeeded")
-    assert status["phase"] == "succeeded", status
+    request, _ = _send_and_record(
+        figures, "three dropped connections on the AKS PUT", provisioner, 3
+    )
     statuses = [c.status for c in _aks_puts(provisioner, request)]
     assert statuses.count(0) == 3
     assert statuses.count(201) == 1
@@ -191,11 +198,9 @@ def test_operation_not_allowed_on_a_cluster_not_ours_is_transient(
 ) -> None:
     """409 OperationNotAllowed and no cluster of ours behind it: retried later, one create."""
     arm.add_fault("operation_not_allowed", method="PUT", path=AKS, times=1)
-    request = sample_request()
-    provisioner.send(request)
-    scenario = "409 OperationNotAllowed, no cluster of ours"
-    status = _record(figures, scenario, provisioner, request, 1, "succeeded")
-    assert status["phase"] == "succeeded", status
+    request, _ = _send_and_record(
+        figures, "409 OperationNotAllowed, no cluster of ours", provisioner, 1
+    )
     assert [c.status for c in _aks_puts(provisioner, request)] == [409, 201]
 
 
