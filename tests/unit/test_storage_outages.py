@@ -54,9 +54,11 @@ class OutageStore(MemoryStatusStore):
         return stored
 
 
-def _world() -> tuple[World, OutageStore, MemoryLease]:
+def _world(*, down: bool = False) -> tuple[World, OutageStore, MemoryLease]:
+    """The fakes with a status table that is ``down`` (every call fails) or up."""
     world = World(make_settings(STORAGE_RETRY_SECONDS="60"), T0)
     world.status = store = OutageStore()
+    store.down = down
     lease = MemoryLease()
     return world, store, lease
 
@@ -72,8 +74,7 @@ def test_backoff_spreads_the_deliveries_past_a_ten_minute_outage() -> None:
 @pytest.mark.parametrize("dequeue_count", [1, 2, 3, 4])
 def test_a_table_outage_defers_the_message_instead_of_raising(dequeue_count: int) -> None:
     """The insert cannot be written: no exception for the host, the message comes back later."""
-    world, store, lease = _world()
-    store.down = True
+    world, _, lease = _world(down=True)
     handle(replace(SPA, dequeue_count=dequeue_count), replace(world.deps, lease=lease))
     assert lease.deferred == [("spa", backoff(dequeue_count, 60))]
     assert not world.arm.calls
@@ -81,8 +82,7 @@ def test_a_table_outage_defers_the_message_instead_of_raising(dequeue_count: int
 
 def test_the_last_delivery_is_raised_for_the_host_to_poison() -> None:
     """On the fifth delivery the budget is spent: raised, so the poison trigger decides."""
-    world, store, lease = _world()
-    store.down = True
+    world, _, lease = _world(down=True)
     with pytest.raises(StorageUnavailable):
         handle(replace(SPA, dequeue_count=MAX_DEQUEUE_COUNT), replace(world.deps, lease=lease))
     assert not lease.deferred
@@ -120,8 +120,7 @@ def test_an_ambiguous_commit_is_finished_by_the_redelivery() -> None:
 
 def test_the_poison_trigger_defers_too() -> None:
     """A storage outage under the poison trigger defers its message: no -poison-poison."""
-    world, store, lease = _world()
-    store.down = True
+    world, store, lease = _world(down=True)
     handle_poison(SPA, store, world.archive, "q-poison", lease, 60)
     assert lease.deferred == [("spa", 60)]
     assert not world.archive.rows
@@ -129,7 +128,6 @@ def test_the_poison_trigger_defers_too() -> None:
 
 def test_without_a_pop_receipt_the_error_is_raised() -> None:
     """No receipt (nothing to defer): raised as before, the host retries the message."""
-    world, store, lease = _world()
-    store.down = True
+    world, _, lease = _world(down=True)
     with pytest.raises(StorageUnavailable):
         handle(replace(SPA, pop_receipt=None), replace(world.deps, lease=lease))
