@@ -705,7 +705,7 @@ rather than editing it by hand.
 - **Slots (W):** both designs get **W = {run.workers}**. The local host, like the Functions
   host, keeps at most `batchSize + newBatchThreshold` = {queues.get("batchSize")} +
   {queues.get("newBatchThreshold")} messages in flight per queue function, and runs them on
-  the Python worker's thread pool, `PYTHON_THREADPOOL_THREAD_COUNT` (1-32; unset, min(32,
+  the Python worker's thread pool, `PYTHON_THREADPOOL_THREAD_COUNT` (1 or more; unset, min(32,
   cores + 4) = 6 on this machine; `localazure/host/runtime.py` `function_pool_size`), so the
   effective concurrency is the smaller of the two. The benchmark sets the pool to
   {run.threads} so that it does not cap the 24; with the default 6 the baseline would get 6
