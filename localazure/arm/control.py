@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from localazure.arm.catalog import AKS_API_VERSIONS, short_location
 from localazure.arm.permissions import permission_entry
@@ -23,12 +23,15 @@ from localazure.arm.store import (
     DEFAULT_SUBSCRIPTION,
     Call,
     CallHook,
+    Group,
     GroupKey,
     Hook,
     Registration,
     Store,
     normalize_location,
 )
+
+_T = TypeVar("_T")
 
 # The setters the admin route may call by name.
 SCENARIO_SETTERS = (
@@ -72,13 +75,10 @@ class ScenarioControl:
         default for every group; a named group also restarts the lag if it exists."""
         lag = Lag(reads, seconds)
         with self._store.lock:
+            state = self._store.state
             if group is None:
-                self._store.state.read_lag = lag
-                return
-            key = (subscription.lower(), group.lower())
-            self._store.state.group_read_lag[key] = lag
-            existing = self._store.state.groups.get(key)
-            if existing is not None:
+                state.read_lag = lag
+            elif existing := self._for_group(state.group_read_lag, lag, group, subscription):
                 existing.hidden = lag.countdown()
 
     def set_aks_lag(
@@ -97,13 +97,10 @@ class ScenarioControl:
             raise ValueError("mode must be 'immediate' or 'async'")
         lag = AksLag(failures, seconds, mode)
         with self._store.lock:
+            state = self._store.state
             if group is None:
-                self._store.state.aks_lag = lag
-                return
-            key = (subscription.lower(), group.lower())
-            self._store.state.group_aks_lag[key] = lag
-            existing = self._store.state.groups.get(key)
-            if existing is not None:
+                state.aks_lag = lag
+            elif existing := self._for_group(state.group_aks_lag, lag, group, subscription):
                 existing.aks_hidden = Countdown.start(failures, seconds)
                 existing.aks_mode = mode
 
@@ -267,14 +264,21 @@ class ScenarioControl:
             else:
                 state.read_flap = flap
             return
-        key: GroupKey = (subscription.lower(), group.lower())
-        (state.group_aks_flap if aks else state.group_read_flap)[key] = flap
-        existing = state.groups.get(key)
-        if existing is not None:
+        per_group = state.group_aks_flap if aks else state.group_read_flap
+        if existing := self._for_group(per_group, flap, group, subscription):
             if aks:
                 existing.aks_flap = flap
             else:
                 existing.read_flap = flap
+
+    def _for_group(
+        self, per_group: dict[GroupKey, _T], value: _T, group: str, subscription: str
+    ) -> Group | None:
+        """Keep ``value`` for ``group``'s future creations; the group if it exists now, so the
+        caller applies it there too (a setter for one group also restarts an existing one)."""
+        key: GroupKey = (subscription.lower(), group.lower())
+        per_group[key] = value
+        return self._store.state.groups.get(key)
 
     def set_aks_api_versions(self, *, location: str, versions: Sequence[str]) -> None:
         """The AKS api-versions ``location`` offers (the default: all of them, everywhere).
