@@ -21,6 +21,7 @@ from azure.core.exceptions import (
 from azure.core.rest import HttpResponse
 from azure.identity import DefaultAzureCredential, ManagedIdentityCredential
 from azure.mgmt.containerservice import ContainerServiceClient
+from azure.mgmt.containerservice.models import ManagedCluster
 from azure.mgmt.resource.resources import ResourceManagementClient
 
 from localazure.arm import ArmEmulator
@@ -47,6 +48,20 @@ def _new_group(rm: ResourceManagementClient) -> str:
     name = _name("rg")
     rm.resource_groups.create_or_update(name, {"location": "eastus"})
     return name
+
+
+def _cluster_in_new_group(
+    arm: ArmEmulator,
+    rm: ResourceManagementClient,
+    aks: ContainerServiceClient,
+    **plan: Any,
+) -> tuple[str, ManagedCluster, Any]:
+    """Cluster ``c1`` PUT (not polled) into a fresh group, its operations following ``plan``
+    (``set_cluster_create``'s arguments); the group's name, the body and the headers."""
+    arm.set_cluster_create(**plan)
+    name = _new_group(rm)
+    body, headers = _create_cluster(aks, name, "c1")
+    return name, body, headers
 
 
 def _sleep_past(opened: float) -> None:
@@ -284,9 +299,7 @@ def test_group_delete_is_202_deleting_then_gone_with_its_clusters(
     """DELETE: 202 + Location; group reads Deleting, refuses PUT, then goes with its clusters."""
     arm.set_group_delete(polls=3)
     arm.set_retry_after(0)
-    arm.set_cluster_create(polls=0)
-    name = _new_group(rm)
-    _create_cluster(aks, name, "c1")
+    name, _, _ = _cluster_in_new_group(arm, rm, aks, polls=0)
     rm.resource_groups.begin_delete(name, polling=False)
     assert _statuses(arm, "DELETE", name) == [202]
     deleting = rm.resource_groups.get(name)
@@ -392,9 +405,7 @@ def test_aks_lag_async_fails_the_operation(
 ) -> None:
     """AKS lag in async mode: the PUT is accepted; its operation fails ResourceGroupNotFound."""
     arm.set_aks_lag(failures=1, mode="async")
-    arm.set_cluster_create(polls=0)
-    name = _new_group(rm)
-    _, headers = _create_cluster(aks, name, "c1")
+    name, _, headers = _cluster_in_new_group(arm, rm, aks, polls=0)
     status = _get(aks, headers["Azure-AsyncOperation"]).json()
     assert status["status"] == "Failed"
     assert status["error"]["code"] == "ResourceGroupNotFound"
@@ -412,9 +423,7 @@ def test_cluster_put_answers_201_creating_with_async_operation(
     arm: ArmEmulator, rm: ResourceManagementClient, aks: ContainerServiceClient
 ) -> None:
     """PUT: 201 Creating + Azure-AsyncOperation; operation goes InProgress, then Succeeded."""
-    arm.set_cluster_create(polls=2)
-    name = _new_group(rm)
-    body, headers = _create_cluster(aks, name, "c1")
+    name, body, headers = _cluster_in_new_group(arm, rm, aks, polls=2)
     assert _statuses(arm, "PUT", "managedClusters") == [201]
     assert body.properties is not None and body.properties.provisioning_state == "Creating"
     op_url = headers["Azure-AsyncOperation"]
@@ -472,9 +481,7 @@ def test_cluster_create_time_window(
     arm: ArmEmulator, rm: ResourceManagementClient, aks: ContainerServiceClient
 ) -> None:
     """A seconds-based create stays InProgress however often it is polled, until the time passes."""
-    arm.set_cluster_create(polls=0, seconds=WINDOW)
-    name = _new_group(rm)
-    _, headers = _create_cluster(aks, name, "c1")
+    _, _, headers = _cluster_in_new_group(arm, rm, aks, polls=0, seconds=WINDOW)
     opened = time.monotonic()
     assert {_get(aks, headers["Azure-AsyncOperation"]).json()["status"] for _ in range(4)} == {
         "InProgress"
@@ -509,9 +516,7 @@ def test_operation_results_location(
     arm: ArmEmulator, rm: ResourceManagementClient, aks: ContainerServiceClient
 ) -> None:
     """operationresults answers 202 + Location while running and the cluster once done."""
-    arm.set_cluster_create(polls=1)
-    name = _new_group(rm)
-    _, headers = _create_cluster(aks, name, "c1")
+    _, _, headers = _cluster_in_new_group(arm, rm, aks, polls=1)
     results_url = headers["Azure-AsyncOperation"].replace("/operations/", "/operationresults/")
     running = _get(aks, results_url)
     assert running.status_code == 202 and "/operationresults/" in running.headers["Location"]
@@ -525,9 +530,7 @@ def test_cluster_put_while_creating_is_409(
     arm: ArmEmulator, rm: ResourceManagementClient, aks: ContainerServiceClient
 ) -> None:
     """A second PUT while the cluster is Creating: 409 OperationNotAllowed."""
-    arm.set_cluster_create(polls=5)
-    name = _new_group(rm)
-    _create_cluster(aks, name, "c1")
+    name, _, _ = _cluster_in_new_group(arm, rm, aks, polls=5)
     with pytest.raises(ResourceExistsError) as info:
         _create_cluster(aks, name, "c1")
     assert info.value.status_code == 409
