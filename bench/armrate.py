@@ -22,7 +22,7 @@ from pathlib import Path
 
 import requests
 
-from bench.run import REPO_ROOT
+from bench.run import REPO_ROOT, git
 from localazure.arm import DEFAULT_SUBSCRIPTION
 
 SERVER_FILE = "localazure/arm/server.py"
@@ -42,23 +42,10 @@ class Rate:
 
 def before_tree(work: Path) -> tuple[Path, str] | None:
     """The tree as of the last commit whose emulator used werkzeug (None without git)."""
-    try:
-        change = subprocess.run(
-            ["git", "log", "-1", "--format=%h", "-S", "werkzeug.serving", "--", SERVER_FILE],
-            cwd=REPO_ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        archive = subprocess.run(
-            ["git", "archive", f"{change}^", "localazure"],
-            cwd=REPO_ROOT,
-            capture_output=True,
-            check=True,
-        ).stdout
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    if not change:
+    found = git("log", "-1", "--format=%h", "-S", "werkzeug.serving", "--", SERVER_FILE)
+    change = found.decode().strip() if found is not None else ""
+    archive = git("archive", f"{change}^", "localazure") if change else None
+    if archive is None:
         return None
     tree = Path(tempfile.mkdtemp(prefix="arm-before-", dir=work))
     with tarfile.open(fileobj=BytesIO(archive)) as tar:

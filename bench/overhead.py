@@ -14,7 +14,6 @@ import os
 import pstats
 import shutil
 import statistics
-import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
@@ -42,15 +41,8 @@ class Variant:
 
 def before_app(work: Path) -> Path | None:
     """A copy of the app with runtime.py as it was before the optimisation (None without git)."""
-    try:
-        old = subprocess.run(
-            ["git", "show", f"{OPTIMISATION_COMMIT}^:provisioning/runtime.py"],
-            cwd=bench_run.REPO_ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-    except (OSError, subprocess.CalledProcessError):
+    old = bench_run.git("show", f"{OPTIMISATION_COMMIT}^:provisioning/runtime.py")
+    if old is None:
         return None
     app = Path(tempfile.mkdtemp(prefix="app-before-", dir=work))
     for name in APP_FILES:
@@ -59,7 +51,7 @@ def before_app(work: Path) -> Path | None:
             shutil.copytree(source, app / name, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             shutil.copy2(source, app / name)
-    (app / "provisioning" / "runtime.py").write_text(old, encoding="utf-8")
+    (app / "provisioning" / "runtime.py").write_bytes(old)
     return app
 
 

@@ -44,6 +44,15 @@ CHECK_ATTEMPTS = 12  # RG_VISIBILITY_ATTEMPTS (the app's default)
 TERMINAL = ("succeeded", "failed")
 
 
+def git(*args: str) -> bytes | None:
+    """What ``git <args>`` prints in this repository; None where git or the history is missing
+    (a copy of the tree without ``.git``), so a before/after comparison is skipped."""
+    try:
+        return subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
 @dataclass(frozen=True, slots=True)
 class Scenario:
     key: str
