@@ -12,10 +12,11 @@ import sys
 import threading
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, ClassVar, Self, TypeVar
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 _PR_SET_PDEATHSIG = 1
+_T = TypeVar("_T")
 
 
 def die_with_parent() -> None:  # pragma: no cover - runs in the forked child
@@ -28,6 +29,9 @@ def die_with_parent() -> None:  # pragma: no cover - runs in the forked child
 
 class StartStop:
     """``with`` for a stand-in: ``start()`` on entry, ``stop()`` on exit, whatever happened."""
+
+    # How the "not running" error names the stand-in.
+    _display_name: ClassVar[str] = "the stand-in"
 
     def start(self) -> Self:
         raise NotImplementedError
@@ -45,6 +49,12 @@ class StartStop:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+    def _started(self, value: _T | None) -> _T:
+        """``value``, which ``start()`` makes; before that, one clear error instead of None."""
+        if value is None:
+            raise RuntimeError(f"{self._display_name} is not running; call start() first")
+        return value
 
 
 class ChildProcess(StartStop):

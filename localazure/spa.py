@@ -70,6 +70,8 @@ class SpaServer(StartStop):
     server reached as ``http://127.0.0.1:<port>`` is another origin, for CORS checks.
     """
 
+    _display_name = "the SPA server"
+
     def __init__(
         self,
         *,
@@ -113,10 +115,7 @@ class SpaServer(StartStop):
 
     @property
     def port(self) -> int:
-        port = self._server.port
-        if port is None:
-            raise RuntimeError("the SPA server is not running; call start() first")
-        return port
+        return self._started(self._server.port)
 
     @property
     def origin(self) -> str:

@@ -24,6 +24,8 @@ class ArmEmulator(ScenarioControl, StartStop):
     ``calls``/``token_fetches`` views come from :class:`ScenarioControl`.
     """
 
+    _display_name = "the ARM emulator"
+
     def __init__(
         self,
         certificates: TestCertificates | None = None,
@@ -88,9 +90,7 @@ class ArmEmulator(ScenarioControl, StartStop):
     # -- addresses --------------------------------------------------------------------------
 
     def _server(self, index: int) -> KeepAliveServer:
-        if not self._servers:
-            raise RuntimeError("the ARM emulator is not running; call start() first")
-        return self._servers[index]
+        return self._started(self._servers or None)[index]
 
     @property
     def url(self) -> str:
@@ -100,9 +100,7 @@ class ArmEmulator(ScenarioControl, StartStop):
     @property
     def ca_pem(self) -> Path:
         """The CA bundle that makes clients trust the emulator's certificate."""
-        if self._certificates is None:
-            raise RuntimeError("the ARM emulator is not running; call start() first")
-        return self._certificates.ca_pem
+        return self._started(self._certificates).ca_pem
 
     @property
     def identity_endpoint(self) -> str:

@@ -28,6 +28,8 @@ class EntraStandIn(StartStop):
     :meth:`start`.
     """
 
+    _display_name = "the Entra stand-in"
+
     def __init__(
         self,
         certificates: TestCertificates | None = None,
@@ -80,8 +82,7 @@ class EntraStandIn(StartStop):
 
     @property
     def tenant(self) -> Tenant:
-        if self._server is None:
-            raise RuntimeError("the Entra stand-in is not running; call start() first")
+        self._started(self._server)
         return self.app.tenant
 
     @property
@@ -98,9 +99,7 @@ class EntraStandIn(StartStop):
 
     @property
     def ca_pem(self) -> Path:
-        if self._certificates is None:
-            raise RuntimeError("the Entra stand-in is not running; call start() first")
-        return self._certificates.ca_pem
+        return self._started(self._certificates).ca_pem
 
     def token(self, principal: Principal, roles: Iterable[str] = (), **options: Any) -> str:
         """A token for this stand-in's API audience (see :func:`mint_access_token`)."""

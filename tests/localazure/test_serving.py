@@ -5,12 +5,17 @@ from __future__ import annotations
 import socket
 import threading
 import urllib.request
-from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
+import pytest
 from werkzeug.serving import make_server
 
+from localazure.arm import ArmEmulator
+from localazure.entra import EntraStandIn
+from localazure.processes import StartStop
 from localazure.serving import NoDelayHandler
+from localazure.spa import SpaServer
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -36,3 +41,26 @@ def test_accepted_connections_have_nagle_off() -> None:
     finally:
         server.shutdown()
         thread.join(timeout=5)
+
+
+@pytest.mark.parametrize(
+    ("make", "read", "name"),
+    [
+        (ArmEmulator, lambda s: s.url, "the ARM emulator"),
+        (ArmEmulator, lambda s: s.ca_pem, "the ARM emulator"),
+        (EntraStandIn, lambda s: s.tenant, "the Entra stand-in"),
+        (EntraStandIn, lambda s: s.ca_pem, "the Entra stand-in"),
+        (SpaServer, lambda s: s.port, "the SPA server"),
+    ],
+)
+def test_a_stand_in_not_started_says_so(
+    make: Callable[[], StartStop], read: Callable[[Any], object], name: str
+) -> None:
+    """Before start() and after stop(), the addresses refuse with the stand-in's name."""
+    standin = make()
+    with pytest.raises(RuntimeError, match=f"^{name} is not running; call start"):
+        read(standin)
+    with standin:
+        assert read(standin) is not None
+    with pytest.raises(RuntimeError, match=f"^{name} is not running; call start"):
+        read(standin)
