@@ -14,6 +14,7 @@ import requests
 from azure.core.exceptions import ResourceNotFoundError
 
 from localazure.arm import ArmEmulator, Call
+from localazure.arm.scenario import FaultKind
 from localazure.azurite import Azurite
 from localazure.tokens import mint_token
 from tests.crash.tap import REFUSE, Refuse, SeenRequest, Tap
@@ -49,6 +50,21 @@ def _send_and_record(
     status = _record(figures, scenario, app, request, faults, "succeeded")
     assert status["phase"] == "succeeded", status
     return request, status
+
+
+def _faults_then_success(
+    arm: ArmEmulator,
+    figures: FigureLog,
+    app: Provisioner,
+    fault: tuple[FaultKind, str, int],
+    scenario: str,
+    retry_after: int = 1,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``fault`` = (kind, path, times): that many faults on the PUTs to ``path``, then a fresh
+    request that must succeed (``_send_and_record``)."""
+    kind, path, times = fault
+    arm.add_fault(kind, method="PUT", path=path, times=times, retry_after=retry_after)
+    return _send_and_record(figures, scenario, app, times)
 
 
 def _record(
@@ -97,10 +113,9 @@ def test_throttled_aks_create_waits_out_retry_after(
     provisioner: Provisioner, arm: ArmEmulator, figures: FigureLog
 ) -> None:
     """429 on the AKS PUT with Retry-After 8: no in-process wait, re-enqueued ≥ 8 s, one create."""
-    arm.add_fault("throttle", method="PUT", path=AKS, times=1, retry_after=8)
-    request, status = _send_and_record(
-        figures, "429 with Retry-After 8 s on the AKS PUT", provisioner, 1
-    )
+    scenario = "429 with Retry-After 8 s on the AKS PUT"
+    fault: tuple[FaultKind, str, int] = ("throttle", AKS, 1)
+    request, status = _faults_then_success(arm, figures, provisioner, fault, scenario, 8)
     puts = _aks_puts(provisioner, request)
     assert [c.status for c in puts] == [429, 201]
     assert puts[1].time - puts[0].time >= 7.5
@@ -109,15 +124,11 @@ def test_throttled_aks_create_waits_out_retry_after(
 
 @pytest.mark.parametrize(("kind", "code"), [("server_error", 500), ("unavailable", 503)])
 def test_server_error_burst_is_retried_then_goes_on(
-    provisioner: Provisioner, arm: ArmEmulator, figures: FigureLog, kind: str, code: int
+    provisioner: Provisioner, arm: ArmEmulator, figures: FigureLog, kind: FaultKind, code: int
 ) -> None:
     """Five 500s (or 503s) on the group PUT: bounded retries, a re-enqueue, one group and create."""
-    arm.add_fault(kind, method="PUT", path=GROUP, times=5, retry_after=1)  # type: ignore[arg-type]
-    request = sample_request()
-    provisioner.send(request)
     scenario = f"burst of five {code}s on the group PUT"
-    status = _record(figures, scenario, provisioner, request, 5, "succeeded")
-    assert status["phase"] == "succeeded", status
+    request, _ = _faults_then_success(arm, figures, provisioner, (kind, GROUP, 5), scenario)
     statuses = [c.status for c in _group_puts(provisioner, request)]
     assert statuses == [code] * 5 + [201]
     assert len([c for c in _aks_puts(provisioner, request) if c.status == 201]) == 1
@@ -125,17 +136,38 @@ def test_server_error_burst_is_retried_then_goes_on(
     assert "transient error" in output
 
 
-def test_dropped_connections_are_transient(
-    provisioner: Provisioner, arm: ArmEmulator, figures: FigureLog
+@pytest.mark.parametrize(
+    ("kind", "times", "scenario", "statuses"),
+    [
+        pytest.param(
+            "drop",
+            3,
+            "three dropped connections on the AKS PUT",
+            [0, 0, 0, 201],
+            id="dropped-connections",
+        ),
+        pytest.param(
+            "operation_not_allowed",
+            1,
+            "409 OperationNotAllowed, no cluster of ours",
+            [409, 201],
+            id="operation-not-allowed-not-ours",
+        ),
+    ],
+)
+def test_transient_aks_put_failures_are_retried_to_one_create(
+    provisioner: Provisioner,
+    arm: ArmEmulator,
+    figures: FigureLog,
+    kind: FaultKind,
+    times: int,
+    scenario: str,
+    statuses: list[int],
 ) -> None:
-    """The AKS PUT's connection drops three times: transient, re-enqueued, then one create."""
-    arm.add_fault("drop", method="PUT", path=AKS, times=3)
-    request, _ = _send_and_record(
-        figures, "three dropped connections on the AKS PUT", provisioner, 3
-    )
-    statuses = [c.status for c in _aks_puts(provisioner, request)]
-    assert statuses.count(0) == 3
-    assert statuses.count(201) == 1
+    """The AKS PUT's connection drops three times, or answers 409 OperationNotAllowed with no
+    cluster of ours behind it: transient, retried later, then exactly one create."""
+    request, _ = _faults_then_success(arm, figures, provisioner, (kind, AKS, times), scenario)
+    assert [c.status for c in _aks_puts(provisioner, request)] == statuses
 
 
 @pytest.mark.parametrize(
@@ -191,17 +223,6 @@ def test_auth_failures_are_terminal_with_arm_code_action_and_scope(
         assert not _aks_puts(provisioner, request)
     rows = provisioner.wait_for_archive(1)
     assert rows[0]["reason"].startswith(code)
-
-
-def test_operation_not_allowed_on_a_cluster_not_ours_is_transient(
-    provisioner: Provisioner, arm: ArmEmulator, figures: FigureLog
-) -> None:
-    """409 OperationNotAllowed and no cluster of ours behind it: retried later, one create."""
-    arm.add_fault("operation_not_allowed", method="PUT", path=AKS, times=1)
-    request, _ = _send_and_record(
-        figures, "409 OperationNotAllowed, no cluster of ours", provisioner, 1
-    )
-    assert [c.status for c in _aks_puts(provisioner, request)] == [409, 201]
 
 
 def test_operation_not_allowed_while_our_cluster_is_creating_is_watched(
