@@ -24,6 +24,7 @@ import requests
 
 from bench.run import REPO_ROOT, git
 from localazure.arm import DEFAULT_SUBSCRIPTION
+from localazure.arm.identity import fetch_arm_token
 
 SERVER_FILE = "localazure/arm/server.py"
 
@@ -79,12 +80,7 @@ def measure(name: str, tree: Path, work: Path, *, clients: int = 16, seconds: fl
     process, env = _serve(tree, certs)
     try:
         url, ca = env["ARM_ENDPOINT"], env["REQUESTS_CA_BUNDLE"]
-        token = requests.get(
-            env["IDENTITY_ENDPOINT"],
-            params={"resource": url, "api-version": "2019-08-01"},
-            headers={"X-IDENTITY-HEADER": env["IDENTITY_HEADER"]},
-            timeout=10,
-        ).json()["access_token"]
+        token = fetch_arm_token(env)
         requests.post(
             f"{url}/_admin/scenario",
             json={"setter": "add_group", "args": {"name": "rate"}},

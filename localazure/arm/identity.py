@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterable
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from werkzeug.wrappers import Request, Response
@@ -21,6 +23,19 @@ from localazure.tokens import PRINCIPAL_ID, mint_token
 IDENTITY_PATH = "/msi/token"
 IDENTITY_API_VERSION = "2019-08-01"
 TOKEN_LIFETIME = 24 * 3600  # App Service hands out day-long tokens
+
+
+def fetch_arm_token(env: Mapping[str, str], *, timeout: float = 10) -> str:
+    """A token for ARM from the identity endpoint of an emulator's exported ``env`` (what
+    ``python -m localazure.arm`` prints): MSAL's call, for scripts without azure-identity."""
+    query = urllib.parse.urlencode(
+        {"resource": env["ARM_ENDPOINT"], "api-version": IDENTITY_API_VERSION}
+    )
+    request = urllib.request.Request(
+        f"{env['IDENTITY_ENDPOINT']}?{query}", headers={"X-IDENTITY-HEADER": env["IDENTITY_HEADER"]}
+    )
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        return str(json.load(response)["access_token"])
 
 
 def _json(status: int, body: dict[str, Any]) -> Response:

@@ -25,6 +25,7 @@ from azure.mgmt.containerservice.models import ManagedCluster
 from azure.mgmt.resource.resources import ResourceManagementClient
 
 from localazure.arm import ArmEmulator
+from localazure.arm.identity import fetch_arm_token
 from localazure.tokens import ISSUER, read_claims
 from tests.localazure.sdk import (
     OTHER_SUB,
@@ -826,12 +827,7 @@ def test_standalone_cli_prints_environment_and_serves(tmp_path: Any) -> None:
             "IDENTITY_HEADER",
         }
         url = exported["ARM_ENDPOINT"]
-        token = requests.get(
-            exported["IDENTITY_ENDPOINT"],
-            params={"resource": url, "api-version": "2019-08-01"},
-            headers={"X-IDENTITY-HEADER": exported["IDENTITY_HEADER"]},
-            timeout=5,
-        ).json()["access_token"]
+        token = fetch_arm_token(exported, timeout=5)
         auth = {"Authorization": f"Bearer {token}"}
         group_url = f"{url}/subscriptions/{SUB}/resourcegroups/rg?api-version={RG_VERSION}"
         verify = exported["REQUESTS_CA_BUNDLE"]
