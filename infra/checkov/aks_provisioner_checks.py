@@ -20,8 +20,21 @@ def _properties(conf: dict[str, Any]) -> dict[str, Any]:
 class _ExplicitProperty(BaseResourceCheck):
     """Passes only when ``properties.<key>`` is the literal ``expected`` value."""
 
-    key = ""
-    expected: object = None
+    def __init__(
+        self,
+        key: str,
+        expected: bool,
+        *,
+        name: str,
+        check_id: str,
+        category: CheckCategories,
+        resource: str,
+    ) -> None:
+        self.key = key
+        self.expected = expected
+        super().__init__(
+            name=name, id=check_id, categories=(category,), supported_resources=(resource,)
+        )
 
     def scan_resource_conf(self, conf: dict[str, Any]) -> CheckResult:
         self.evaluated_keys = [f"properties/{self.key}"]
@@ -32,45 +45,28 @@ class _ExplicitProperty(BaseResourceCheck):
         return CheckResult.FAILED
 
 
-class StorageSharedKeyAccessDisabled(_ExplicitProperty):
-    key = "allowSharedKeyAccess"
-    expected = False
-
-    def __init__(self) -> None:
-        super().__init__(
-            name="Storage account disables shared-key access (allowSharedKeyAccess: false)",
-            id="CKV_AKSPROV_1",
-            categories=(CheckCategories.IAM,),
-            supported_resources=("Microsoft.Storage/storageAccounts",),
-        )
-
-
-class StorageBlobPublicAccessDisabled(_ExplicitProperty):
-    key = "allowBlobPublicAccess"
-    expected = False
-
-    def __init__(self) -> None:
-        super().__init__(
-            name="Storage account disables anonymous blob access (allowBlobPublicAccess: false)",
-            id="CKV_AKSPROV_2",
-            categories=(CheckCategories.GENERAL_SECURITY,),
-            supported_resources=("Microsoft.Storage/storageAccounts",),
-        )
-
-
-class AppInsightsLocalAuthDisabled(_ExplicitProperty):
-    key = "DisableLocalAuth"
-    expected = True
-
-    def __init__(self) -> None:
-        super().__init__(
-            name="Application Insights accepts Entra ID ingestion only (DisableLocalAuth: true)",
-            id="CKV_AKSPROV_3",
-            categories=(CheckCategories.IAM,),
-            supported_resources=("Microsoft.Insights/components",),
-        )
-
-
-StorageSharedKeyAccessDisabled()
-StorageBlobPublicAccessDisabled()
-AppInsightsLocalAuthDisabled()
+# Creating a check registers it with checkov.
+_ExplicitProperty(
+    "allowSharedKeyAccess",
+    False,
+    name="Storage account disables shared-key access (allowSharedKeyAccess: false)",
+    check_id="CKV_AKSPROV_1",
+    category=CheckCategories.IAM,
+    resource="Microsoft.Storage/storageAccounts",
+)
+_ExplicitProperty(
+    "allowBlobPublicAccess",
+    False,
+    name="Storage account disables anonymous blob access (allowBlobPublicAccess: false)",
+    check_id="CKV_AKSPROV_2",
+    category=CheckCategories.GENERAL_SECURITY,
+    resource="Microsoft.Storage/storageAccounts",
+)
+_ExplicitProperty(
+    "DisableLocalAuth",
+    True,
+    name="Application Insights accepts Entra ID ingestion only (DisableLocalAuth: true)",
+    check_id="CKV_AKSPROV_3",
+    category=CheckCategories.IAM,
+    resource="Microsoft.Insights/components",
+)
