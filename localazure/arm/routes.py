@@ -31,35 +31,26 @@ StartResponse = Callable[..., Any]
 
 _SUB = r"/subscriptions/(?P<sub>[^/]+)"
 _AKS = r"/providers/Microsoft\.ContainerService"
-# ARM matches paths case-insensitively; so do these.
+_GROUP = r"/resourcegroups/(?P<group>[^/]+)"
+
+
+def _route(path: str, handler: Handler) -> tuple[re.Pattern[str], Handler]:
+    """A route for ``path`` under a subscription, anchored at both ends; ARM matches paths
+    case-insensitively, and so do these."""
+    return re.compile(rf"^{_SUB}{path}$", re.I), handler
+
+
 ROUTES: list[tuple[re.Pattern[str], Handler]] = [
-    (re.compile(rf"^{_SUB}/resourcegroups/(?P<group>[^/]+)$", re.I), handle_group),
-    (
-        re.compile(
-            rf"^{_SUB}/resourcegroups/(?P<group>[^/]+){_AKS}/managedClusters/(?P<name>[^/]+)$", re.I
-        ),
-        handle_cluster,
-    ),
-    (
-        re.compile(rf"^{_SUB}{_AKS}/locations/[^/]+/operations/(?P<op_id>[^/]+)$", re.I),
-        handle_operation,
-    ),
-    (
-        re.compile(rf"^{_SUB}{_AKS}/locations/[^/]+/operationresults/(?P<op_id>[^/]+)$", re.I),
-        handle_operation_result,
-    ),
-    (re.compile(rf"^{_SUB}/operationresults/(?P<token>[^/]+)$", re.I), handle_delete_job),
-    (re.compile(rf"^{_SUB}/providers/(?P<namespace>[^/]+)/register$", re.I), handle_register),
-    (
-        re.compile(rf"^{_SUB}/providers/Microsoft\.Authorization/permissions$", re.I),
-        handle_permissions,
-    ),
-    (
-        re.compile(rf"^{_SUB}/providers/Microsoft\.Compute/locations/(?P<loc>[^/]+)/usages$", re.I),
-        handle_usages,
-    ),
-    (re.compile(rf"^{_SUB}/providers/Microsoft\.Compute/skus$", re.I), handle_skus),
-    (re.compile(rf"^{_SUB}/providers/(?P<namespace>[^/]+)$", re.I), handle_provider),
+    _route(_GROUP, handle_group),
+    _route(rf"{_GROUP}{_AKS}/managedClusters/(?P<name>[^/]+)", handle_cluster),
+    _route(rf"{_AKS}/locations/[^/]+/operations/(?P<op_id>[^/]+)", handle_operation),
+    _route(rf"{_AKS}/locations/[^/]+/operationresults/(?P<op_id>[^/]+)", handle_operation_result),
+    _route(r"/operationresults/(?P<token>[^/]+)", handle_delete_job),
+    _route(r"/providers/(?P<namespace>[^/]+)/register", handle_register),
+    _route(r"/providers/Microsoft\.Authorization/permissions", handle_permissions),
+    _route(r"/providers/Microsoft\.Compute/locations/(?P<loc>[^/]+)/usages", handle_usages),
+    _route(r"/providers/Microsoft\.Compute/skus", handle_skus),
+    _route(r"/providers/(?P<namespace>[^/]+)", handle_provider),
 ]
 
 _VERBS = {"GET": "read", "HEAD": "read", "PUT": "write", "PATCH": "write", "DELETE": "delete"}
