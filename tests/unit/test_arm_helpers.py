@@ -1,4 +1,5 @@
-"""ARM's pure helpers: Retry-After parsing, the token-safe URL check, and judging ARM errors."""
+"""ARM's pure helpers: Retry-After parsing and the token-safe URL check (the classifier of ARM
+errors is tested in test_error_explanations.py)."""
 
 from __future__ import annotations
 
@@ -11,14 +12,6 @@ import pytest
 from azure.core.credentials import TokenCredential
 
 from provisioning.arm import Arm, retry_after
-from provisioning.errors import (
-    ArmCallFailed,
-    ErrorInfo,
-    Handling,
-    TerminalError,
-    TransientError,
-    classify,
-)
 from provisioning.settings import Settings
 
 
@@ -137,88 +130,3 @@ def test_other_urls_never_get_a_token(url: str | None) -> None:
 def test_trusted_host_follows_arm_endpoint(endpoint: str, url: str, trusted: bool) -> None:
     """The trusted host is the configured ARM_ENDPOINT's host and port, not the public cloud."""
     assert (arm(endpoint).trusted_url(url) == url) is trusted
-
-
-# --- ArmCallFailed.as_error and classify ----------------------------------------------------
-
-
-@pytest.mark.parametrize("status", [None, 408, 429, 500, 502, 503, 504])
-def test_throttling_timeouts_and_server_errors_are_transient(status: int | None) -> None:
-    """No status (dropped connection), 408, 429 and 5xx are retried later."""
-    error = ArmCallFailed(status, ErrorInfo("Whatever", "m"), 12.0).as_error()
-    assert isinstance(error, TransientError)
-    assert error.retry_after == 12.0
-    assert error.info.code == "Whatever"
-
-
-@pytest.mark.parametrize("status", [501, 505, 507, 511])
-def test_every_5xx_is_transient(status: int) -> None:
-    """Every 5xx status is transient, not only the common four."""
-    assert isinstance(ArmCallFailed(status, ErrorInfo("X", "m")).as_error(), TransientError)
-
-
-@pytest.mark.parametrize(
-    "code",
-    [
-        "AnotherOperationInProgress",
-        "RetryableError",
-        "TooManyRequests",
-        "ServerTimeout",
-        "MissingSubscriptionRegistration",
-    ],
-)
-@pytest.mark.parametrize("status", [400, 409])
-def test_transient_codes_are_transient_whatever_the_status(code: str, status: int) -> None:
-    """ARM's retry-later codes are transient even on a 4xx status."""
-    assert isinstance(ArmCallFailed(status, ErrorInfo(code, "m")).as_error(), TransientError)
-
-
-@pytest.mark.parametrize(
-    ("status", "code"),
-    [
-        (400, "InvalidParameter"),
-        (403, "AuthorizationFailed"),
-        (404, "ResourceGroupNotFound"),
-        (409, "Conflict"),
-        (400, "QuotaExceeded"),
-        (412, "PreconditionFailed"),
-    ],
-)
-def test_other_errors_are_terminal(status: int, code: str) -> None:
-    """Any other status and code is terminal, keeping ARM's error info."""
-    info = ErrorInfo(code, "m", correlation_id="corr")
-    error = ArmCallFailed(status, info).as_error()
-    assert isinstance(error, TerminalError)
-    assert not isinstance(error, TransientError)
-    assert error.info == info
-
-
-def test_arm_call_failed_exposes_the_code() -> None:
-    """``code`` is ARM's error code, for callers that handle some codes themselves."""
-    assert ArmCallFailed(404, ErrorInfo("ResourceNotFound", "m")).code == "ResourceNotFound"
-
-
-@pytest.mark.parametrize(
-    ("code", "status", "handling"),
-    [
-        ("ResourceGroupNotFound", 404, Handling.BACK_TO_VISIBILITY),
-        ("ResourceGroupNotFound", None, Handling.BACK_TO_VISIBILITY),
-        ("MissingSubscriptionRegistration", 409, Handling.REGISTER_PROVIDER),
-        ("ResourceGroupBeingDeleted", 409, Handling.GROUP_BEING_DELETED),
-        ("OperationNotAllowed", 409, Handling.CLUSTER_BUSY),
-        ("PreconditionFailed", 412, Handling.EXISTING_CLUSTER),
-        ("AnotherOperationInProgress", 409, Handling.TRANSIENT),
-        ("TooManyRequests", 400, Handling.TRANSIENT),
-        ("Whatever", 429, Handling.TRANSIENT),
-        ("Whatever", 503, Handling.TRANSIENT),
-        ("ServiceRequestError", None, Handling.TRANSIENT),
-        ("AuthorizationFailed", 403, Handling.TERMINAL),
-        ("QuotaExceeded", 400, Handling.TERMINAL),
-    ],
-)
-def test_classify_reads_the_code_first_then_the_status(
-    code: str, status: int | None, handling: Handling
-) -> None:
-    """One classifier: a known ARM code decides; otherwise 412, then 408/429/5xx, then terminal."""
-    assert classify(code, status) is handling
-    assert ArmCallFailed(status, ErrorInfo(code, "m")).handling is handling
