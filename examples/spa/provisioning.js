@@ -9,8 +9,9 @@ export { utf8Base64 } from "../../spa/src/encoding.js";
 /**
  * Poll `GET {apiBase}/api/provisioning/{id}` until the request ends; `onPhase` sees each answer.
  * Pass `headers: { Authorization: "Bearer <access token for the API>" }`: the route validates
- * Entra ID tokens itself (no function key). A message sent directly to the queue is visible to
- * `Provisioning.ReadAll` only; requests sent to `POST /api/provisioning` to their sender too.
+ * the Entra ID token itself (README, "Status API"). A message sent directly to the queue is
+ * visible to `Provisioning.ReadAll` only; requests sent to `POST /api/provisioning` to their
+ * sender too.
  */
 export async function followStatus(apiBase, requestId, { headers = {}, onPhase = () => {}, everyMs = 2000, timeoutMs = 3_600_000 } = {}) {
   const deadline = Date.now() + timeoutMs;

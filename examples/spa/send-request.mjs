@@ -21,7 +21,7 @@ const request = {
 const id = await enqueueRequest(queue, request);
 console.log(`queued ${id}`);
 if (env.API_BASE) {
-  // The status route takes an Entra ID access token for the API (no function key).
+  // The status route takes an Entra ID access token for the API (README, "Status API").
   const headers = env.ACCESS_TOKEN ? { Authorization: `Bearer ${env.ACCESS_TOKEN}` } : {};
   const done = await followStatus(env.API_BASE, id, {
     headers,
