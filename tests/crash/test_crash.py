@@ -62,6 +62,7 @@ def test_fast_slice_one_request_per_kill_point(
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)
 def test_many_requests_at_every_kill_point(
     azurite: Azurite, arm: ArmEmulator, figures: FigureLog
 ) -> None:
@@ -90,6 +91,7 @@ def _check_outages(run: OutageRun, result: CrashResult, label: str, figures: Fig
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3600)  # the 10-minute outages, and up to 15 minutes of deferral
 def test_table_outages_of_30_s_2_min_and_10_min_at_every_boundary(
     azurite: Azurite, arm: ArmEmulator, figures: FigureLog
 ) -> None:
@@ -101,6 +103,7 @@ def test_table_outages_of_30_s_2_min_and_10_min_at_every_boundary(
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)
 @pytest.mark.parametrize("seconds", [30.0, 120.0, 600.0])
 def test_a_queue_outage_catches_requests_at_every_boundary(
     azurite: Azurite, arm: ArmEmulator, figures: FigureLog, seconds: float
