@@ -257,17 +257,23 @@ class CrashResult:
         )
 
     def false_failures(self, plans: list[Plan]) -> int:
-        """Failed although nothing made them fail: no fault is injected in a crash run, so only
-        a body the host poisoned before any AKS create explains ``failed``. A failed request
-        whose cluster ARM created (it goes on to succeed) or that failed with another code is
-        a false failure."""
+        """Failed although nothing made them fail. No fault is injected into ARM in a crash run,
+        so the one true failure is ``PoisonMessage``, and only when the poison trigger archived
+        the run's own current baton (reason ``PoisonMessage``: under the baton rule, a message
+        of the run's current step that died at each of its deliveries). Any other code, or a
+        PoisonMessage failure without such an archive row, is a false failure."""
+        batons = {
+            row["PartitionKey"]
+            for row in self.archive_rows
+            if str(row.get("reason", "")).startswith("PoisonMessage")
+        }
         count = 0
         for plan in plans:
             status = plan.status or {}
             if status.get("phase") != "failed":
                 continue
             code = json.loads(status.get("error") or "{}").get("code")
-            count += int(code != "PoisonMessage" or self.creates.get(plan.request_id, 0) > 0)
+            count += int(code != "PoisonMessage" or plan.request_id not in batons)
         return count
 
     def stranded(self, plans: list[Plan]) -> int:

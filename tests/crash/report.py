@@ -105,8 +105,11 @@ def render(rows: list[dict[str, Any]], when: datetime) -> str:
         "- **Duplicate creates**: AKS PUTs answered 201 beyond the first, per cluster, from "
         "the ARM emulator's call log.",
         "- **False failures**: requests that ended `failed` although the scenario gave them no "
-        "reason to (no injected terminal error, and, in the crash rows, no body of theirs "
-        "poisoned by the host after maxDequeueCount deliveries that all died).",
+        "reason to. In the crash rows the one reason is `PoisonMessage` with the poison "
+        "trigger's own archive row saying so: under the baton rule only the run's current "
+        "message, dead at each of its 5 deliveries (its host killed, or killed with another "
+        "request's message in the same batch), ends a run. In the outage rows every failure "
+        "is false.",
         "- **Stranded**: requests still non-terminal when the run ended (a request with a "
         "message still coming or a re-arm still due would have been waited for; the run waits "
         "for every request to end, so any left over is stranded).",
