@@ -124,7 +124,11 @@ def render(rows: list[dict[str, Any]], when: datetime) -> str:
         "(connections closed) for the time named: the table for that request only (requests "
         "side by side, one outage each), or the queue for every host (no receive, send or "
         "deferral). The app defers its message by STORAGE_RETRY_SECONDS (60 s, doubled at each "
-        "delivery). Faults: 1 when the outage started.",
+        "delivery). Faults: 1 when the outage started. The table-outage run's hosts use a 30 s "
+        "receive invisibility: a deferral uses the pop receipt the trigger received, and the "
+        "local host renews a running message every half invisibility (the real host: every 5 "
+        "minutes), after which the deferral is refused and the message retried in 5 s (the "
+        "queue-outage runs, where no deferral can succeed anyway, kept 3 s).",
         "- **Forks surviving**: a chain still writing the record or calling ARM more than 2 s "
         "after its request ended, or messages still circulating once every request ended. "
         "Must be 0.",

@@ -392,7 +392,9 @@ def test_a_30_s_storage_outage_at_a_step_boundary_ends_as_without_it(
             RG_VISIBILITY_DELAY_SECONDS="1",
             STORAGE_RETRY_SECONDS="5",
         )
-        app.start(receive_invisibility_seconds=5)
+        # Renewals every 15 s: a deferral uses the trigger's pop receipt, which a renewal
+        # replaces (the real host renews at 5 minutes).
+        app.start(receive_invisibility_seconds=30)
         arm.set_read_lag(reads=1)  # the first step ends with a commit and a re-enqueue
         app.send(request)
         status = _record(
