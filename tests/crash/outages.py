@@ -7,7 +7,8 @@ boundary, storage goes away for that plan's duration instead of the host dying:
   record, its overdue-index entry) is refused, from the boundary for ``seconds``. Requests
   run side by side, each with its own outage, so one run covers every boundary and duration.
 * **queue** outages are global: every queue call of every host is refused (the hosts cannot
-  receive either), from the first plan that reaches its boundary, for ``seconds``.
+  receive either) for ``seconds``, from the moment the request planned for the last boundary
+  (the watch check) reaches it, so the other requests, sent with it, are caught mid-way.
 
 A refused call closes the connection (what an unreachable service looks like); the storage
 client's own retries fail, and the app sees a transient storage error. The run then checks
@@ -71,6 +72,7 @@ class OutageRun(CrashRun):
             plan.point = point
             plan.occurrence = 1
         self.service = service
+        self.points = tuple(points)
         self.seconds = {p.request_id: s for p, (_, s) in zip(self.plans, cases, strict=True)}
         self.until: dict[str, float] = {}  # request id (or "*" for the queue) -> outage end
         self.started: dict[str, float] = {}
@@ -80,6 +82,8 @@ class OutageRun(CrashRun):
     # -- an outage instead of a kill ---------------------------------------------------------
 
     def _start(self, plan: Plan) -> None:
+        if self.service == "queue" and plan.point != self.points[-1]:
+            return  # the queue's one outage starts at the last boundary: others are mid-way
         key = plan.request_id if self.service == "table" else "*"
         with self._outage_lock:
             if key in self.until:
@@ -127,6 +131,8 @@ class OutageRun(CrashRun):
 
 def outage_rows(run: OutageRun, result: CrashResult, label: str) -> list[dict[str, Any]]:
     """One report row per (duration, boundary), counted from the run's end state."""
+    if run.service == "queue":
+        return [_queue_row(run, result, label)]
     rows = []
     for plan in result.plans:
         seconds = run.seconds[plan.request_id]
@@ -135,7 +141,7 @@ def outage_rows(run: OutageRun, result: CrashResult, label: str) -> list[dict[st
         rows.append(
             {
                 "section": "Storage outages",
-                "scenario": f"{label}: {seconds / 60:g} min {run.service} outage from "
+                "scenario": f"{label}: {seconds / 60:g} min table outage from "
                 f"{KILL_POINTS[plan.point]}",
                 "requests": 1,
                 "kills": 0,
@@ -151,3 +157,28 @@ def outage_rows(run: OutageRun, result: CrashResult, label: str) -> list[dict[st
             }
         )
     return rows
+
+
+def _queue_row(run: OutageRun, result: CrashResult, label: str) -> dict[str, Any]:
+    """The queue's one outage hits every request in flight, wherever each one is."""
+    plans = result.plans
+    seconds = max(run.seconds.values())
+    trigger = next((p for p in plans if p.request_id in run.started), None)
+    start = KILL_POINTS[trigger.point] if trigger else "nowhere (never started)"
+    failed = sum(1 for p in plans if (p.status or {}).get("phase") == "failed")
+    return {
+        "section": "Storage outages",
+        "scenario": f"{label}: {seconds / 60:g} min queue outage on every host (no receive, "
+        f"send or deferral), from the first request's boundary ({start}), {len(plans)} "
+        "requests in flight",
+        "requests": len(plans),
+        "kills": 0,
+        "faults": run.refused,
+        "messages": len(plans),
+        "lost": result.lost(plans),
+        "duplicate_creates": sum(max(result.creates.get(p.request_id, 0) - 1, 0) for p in plans),
+        "false_failures": failed,
+        "stranded": result.stranded(plans),
+        "outcome": result.outcome(plans),
+        "extra": {"seed": result.seed, "seconds": seconds},
+    }
