@@ -200,6 +200,15 @@ def fail(record: StatusRecord, error: ErrorInfo) -> Outcome:
     return Outcome(replace(record, phase=Phase.FAILED, error=error), None, f"failed: {error.code}")
 
 
+def _past_deadline(
+    record: StatusRecord, since: datetime, now: datetime, minutes: float, error: ErrorInfo
+) -> Outcome | None:
+    """The run fails with ``error`` once ``minutes`` have passed since ``since``; else None."""
+    if now - since >= timedelta(minutes=minutes):
+        return fail(record, error)
+    return None
+
+
 def after_check(
     record: StatusRecord, group: GroupView, now: datetime, settings: Settings
 ) -> Outcome | None:
@@ -209,16 +218,20 @@ def after_check(
         return None
     if seen is Visibility.DELETING:
         since = record.deleting_since or now
-        if now - since >= timedelta(minutes=settings.rg_deleting_wait_minutes):
-            return fail(
-                record,
-                ErrorInfo(
-                    "ResourceGroupBeingDeleted",
-                    f"resource group {record.resource_group} was still being deleted after "
-                    f"{settings.rg_deleting_wait_minutes} minutes",
-                    scope=group.id,
-                ),
-            )
+        waited_out = _past_deadline(
+            record,
+            since,
+            now,
+            settings.rg_deleting_wait_minutes,
+            ErrorInfo(
+                "ResourceGroupBeingDeleted",
+                f"resource group {record.resource_group} was still being deleted after "
+                f"{settings.rg_deleting_wait_minutes} minutes",
+                scope=group.id,
+            ),
+        )
+        if waited_out is not None:
+            return waited_out
         # Once the deletion ends the group is gone: the next step creates it anew.
         changed = replace(record, deleting_since=since, rg_created=False)
         delay = settings.rg_deleting_delay_seconds
@@ -313,17 +326,20 @@ def after_watch(
         if classify(error.code) is Handling.BACK_TO_VISIBILITY:
             return back_to_visibility(record, settings, error.message)
         return fail(record, error)
-    started = record.watch_started or now
-    if now - started >= timedelta(minutes=settings.cluster_create_timeout_minutes):
-        return fail(
-            record,
-            ErrorInfo(
-                "ClusterCreateTimeout",
-                f"the AKS create did not finish within {settings.cluster_create_timeout_minutes} "
-                f"minutes; it may still be running in Azure ({record.cluster_id})",
-                scope=record.cluster_id,
-            ),
-        )
+    timed_out = _past_deadline(
+        record,
+        record.watch_started or now,
+        now,
+        settings.cluster_create_timeout_minutes,
+        ErrorInfo(
+            "ClusterCreateTimeout",
+            f"the AKS create did not finish within {settings.cluster_create_timeout_minutes} "
+            f"minutes; it may still be running in Azure ({record.cluster_id})",
+            scope=record.cluster_id,
+        ),
+    )
+    if timed_out is not None:
+        return timed_out
     delay = _capped_seconds(max(settings.cluster_watch_delay_seconds, retry_after or 0.0))
     return Outcome(
         record, delay, f"AKS create {status or 'in progress'}; watching again in {delay} s"
