@@ -366,9 +366,10 @@ def plot(run: Run, path: Path) -> bool:
     return True
 
 
-# Flex Consumption's on-demand meters (Azure Functions pricing page, pay-as-you-go, before the
-# monthly free grants): memory-seconds of instances while at least one execution is active, and
-# executions. The instance memory is the deployment's (infra/main.bicep instanceMemoryMB).
+# Flex Consumption's on-demand meters: memory-seconds of instances while at least one execution
+# is active, and executions (Azure Functions pricing page, East US, pay-as-you-go, as quoted in
+# 2025 by public pricing guides; before the monthly free grants; rates vary by region).
+# The instance memory is the deployment's (infra/main.bicep instanceMemoryMB).
 INSTANCE_MEMORY_GB = 2048 / 1024
 USD_PER_GB_SECOND = 0.000026
 USD_PER_EXECUTION = 0.40 / 1_000_000
@@ -793,9 +794,9 @@ execution is active on it ({INSTANCE_MEMORY_GB:g} GB, `instanceMemoryMB` of infr
 plus executions; idle seconds between executions are free. *Instance-s with ≥1 execution* is
 the length of the union of the executions' intervals in the cell (queue design: every
 invocation the host ran; blocking design: each request's hold of its worker, one execution per
-request; both ran in one process, that is one instance). USD at the pricing page's pay-as-you-go
-rates (USD {USD_PER_GB_SECOND:.6f} per GB-s, USD 0.40 per million executions), before the monthly
-free grants:
+request; both ran in one process, that is one instance). USD at Flex Consumption's on-demand
+rates in East US as published in 2025 (USD {USD_PER_GB_SECOND:.6f} per GB-s, USD 0.40 per million
+executions; the Azure Functions pricing page has your region's), before the monthly free grants:
 
 {flex_table(run)}
 
