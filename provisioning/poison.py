@@ -129,6 +129,11 @@ def request_id_of(delivery: Delivery) -> str | None:
     return _read(delivery).request_id
 
 
+def payload_of(delivery: Delivery) -> ClusterRequest | None:
+    """The valid request a message carries (a payload, not a chain message), if any."""
+    return _read(delivery).request
+
+
 def wire_properties(wire: bytes) -> dict[str, Any]:
     parts = [wire[i : i + WIRE_CHUNK] for i in range(0, len(wire), WIRE_CHUNK)] or [b""]
     return {"wire" if i == 0 else f"wire_{i}": part for i, part in enumerate(parts)}

@@ -31,7 +31,7 @@ from opentelemetry import metrics
 
 from provisioning.due_index import DueEntry
 from provisioning.errors import ErrorInfo, StorageUnavailable
-from provisioning.poison import archive_row, request_id_of
+from provisioning.poison import archive_row, payload_of, request_id_of
 from provisioning.ports import Drain, DueIndex, Outbox, RetainedArchive, SweptStatus
 from provisioning.settings import Settings
 from provisioning.status import StatusRecord, iso
@@ -128,7 +128,7 @@ def sweep(deps: SweepDeps) -> SweepCounts:
                 deps.index.remove(entry)
         except StorageUnavailable as error:  # this record's storage failed: the next tick
             log.warning("sweep: request %s skipped: %s", entry.request_id, error.info.message)
-    counts = replace(counts, drained=_drain(deps))
+    counts = replace(counts, drained=_drain(deps, now))
     cutoff = now - timedelta(days=deps.settings.status_retention_days)
     counts = replace(counts, deleted=counts.deleted + deps.archive.delete_unreadable_before(cutoff))
     _report(counts, deps.settings)
@@ -182,13 +182,20 @@ def _rearm(record: StatusRecord, deps: SweepDeps, now: datetime) -> bool:
     return True
 
 
-def _drain(deps: SweepDeps) -> int:
+def _drain(deps: SweepDeps, now: datetime) -> int:
     queue = f"{deps.settings.poison_queue_name}-poison"
     drained = 0
     for delivery, pop_receipt in deps.drain.receive(DRAINED_PER_TICK):
         request_id = request_id_of(delivery)
         record = deps.status.get(request_id) if request_id else None
         deps.archive.put(archive_row(delivery, request_id, record, POISON_POISON, queue))
+        payload = payload_of(delivery) if record is None else None
+        if payload is not None:  # a payload no run accepted: make the request readable
+            deps.status.insert(
+                StatusRecord.rejected(
+                    payload, POISON_POISON, wire=delivery.wire, advanced_by=delivery.id, now=now
+                )
+            )
         deps.drain.delete(delivery, pop_receipt)
         drained += 1
         log.error(

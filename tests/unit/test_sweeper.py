@@ -200,6 +200,19 @@ def test_poison_poison_is_drained_into_the_archive(caplog: pytest.LogCaptureFixt
     assert len(tick) == 1 and getattr(tick[0], "drained", None) == 2
     drained = [r for r in caplog.records if getattr(r, "outcome", None) == "poison_poison"]
     assert len(drained) == 2
+    record = world.status.get(REQUEST_ID)  # a payload no run accepted: readable, failed
+    assert record is not None and record.phase is Phase.FAILED and record.error is not None
+    assert record.error.code == "PoisonPoison"
+
+
+def test_a_drained_body_of_a_recorded_request_leaves_the_record_alone() -> None:
+    """The request has a record: the drained body is archived only."""
+    world = World(SETTINGS, T0)
+    stored = _stored(world)
+    body = {**example_request(), "request_id": REQUEST_ID, "subscription_id": SUBSCRIPTION}
+    drain = MemoryDrain(base64.b64encode(json.dumps(body).encode()))
+    assert sweep(_deps(world, MemoryDueIndex(), drain)).drained == 1
+    assert world.status.get(REQUEST_ID) == stored
 
 
 def test_a_stranded_request_is_rearmed_and_ends() -> None:
