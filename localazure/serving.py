@@ -29,6 +29,13 @@ class NoDelayHandler(WSGIRequestHandler):
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
+class QuietHandler(NoDelayHandler):
+    """No access log line per request (the SPA's files, Entra's pages)."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass
+
+
 class ThreadedServer:
     """A werkzeug server for ``app`` on a daemon thread: :meth:`start` binds, :meth:`stop` ends."""
 

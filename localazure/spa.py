@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from werkzeug.wrappers import Request, Response
 
 from localazure.processes import REPO_ROOT, StartStop
-from localazure.serving import NoDelayHandler, ThreadedServer
+from localazure.serving import QuietHandler, ThreadedServer
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -57,11 +57,6 @@ def build_spa(*, force: bool = False) -> Path:
     return DIST
 
 
-class _QuietHandler(NoDelayHandler):
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        pass
-
-
 class SpaServer(StartStop):
     """Static files of ``dist`` and ``/config.json`` (``config``, set once the rest of the stack
     is up; 503 until then), over HTTP on loopback.
@@ -83,7 +78,7 @@ class SpaServer(StartStop):
         self._dist = dist.resolve()
         self._host = host
         self._port = port
-        self._server = ThreadedServer(self, name="localazure-spa", handler=_QuietHandler)
+        self._server = ThreadedServer(self, name="localazure-spa", handler=QuietHandler)
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         return self._answer(Request(environ))(environ, start_response)

@@ -12,12 +12,7 @@ from localazure.entra.app import EntraApp
 from localazure.entra.keys import SigningKeys
 from localazure.entra.mint import API_CLIENT_ID, TENANT_ID, Principal, Tenant, mint_access_token
 from localazure.processes import StartStop
-from localazure.serving import NoDelayHandler, ThreadedServer
-
-
-class _QuietHandler(NoDelayHandler):
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        pass
+from localazure.serving import QuietHandler, ThreadedServer
 
 
 class EntraStandIn(StartStop):
@@ -61,7 +56,7 @@ class EntraStandIn(StartStop):
         server = ThreadedServer(
             self.app,
             name="localazure-entra",
-            handler=_QuietHandler,
+            handler=QuietHandler,
             ssl_context=(str(certs.cert_pem), str(certs.key_pem)),
         )
         port = server.start(self._host, self._port)
