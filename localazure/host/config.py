@@ -108,9 +108,9 @@ def parse_function_timeout(value: Any) -> float | None:
     """host.json ``functionTimeout``: a TimeSpan, or ``-1`` for no limit."""
     if value is None:
         return DEFAULT_FUNCTION_TIMEOUT
-    if str(value).strip() == "-1":
-        return None
     text = str(value).strip()
+    if text == "-1":
+        return None
     if not _TIMESPAN.match(text):  # unlike maxPollingInterval, no bare-milliseconds form
         raise HostConfigError(
             f"functionTimeout: expected a TimeSpan like '00:05:00' or -1, got {value!r}"
