@@ -7,9 +7,9 @@ from typing import Any
 from werkzeug.wrappers import Response
 
 from localazure.arm import errors
-from localazure.arm.catalog import AKS_API_VERSIONS, LOCATIONS, RESOURCES_API_VERSIONS
+from localazure.arm.catalog import LOCATIONS, RESOURCES_API_VERSIONS
 from localazure.arm.errors import CONTAINER_SERVICE
-from localazure.arm.store import Store, normalize_location
+from localazure.arm.store import Store, default_aks_offer, normalize_location
 from localazure.arm.wire import Exchange
 
 _DISPLAY = {normalize_location(name): name for name in LOCATIONS}
@@ -34,7 +34,7 @@ def provider_body(
         "resourceTypes": [],
     }
     if namespace.lower() == CONTAINER_SERVICE.lower():
-        locations, versions = offered(offer or {n: AKS_API_VERSIONS for n in _DISPLAY})
+        locations, versions = offered(offer or default_aks_offer())
         body["namespace"] = CONTAINER_SERVICE
         body["id"] = f"/subscriptions/{sub}/providers/{CONTAINER_SERVICE}"
         body["resourceTypes"] = [
