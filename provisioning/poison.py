@@ -47,7 +47,7 @@ HOST_GAVE_UP = ErrorInfo(
 
 
 @dataclass(frozen=True, slots=True)
-class _Reading:
+class Reading:
     """What one poisoned message says, worked out once."""
 
     request_id: str | None = None
@@ -75,7 +75,7 @@ def handle_poison(
 def _handle_poison(
     delivery: Delivery, status: StatusStore, archive: PoisonArchive, queue_name: str
 ) -> None:
-    reading = _read(delivery)
+    reading = read_poisoned(delivery)
     request_id = reading.request_id
     record = status.get(request_id) if request_id else None
     reason = _reason(reading, record, delivery.wire)
@@ -124,16 +124,6 @@ def archive_row(
     }
 
 
-def request_id_of(delivery: Delivery) -> str | None:
-    """The request a message names (a chain message's, a payload's), if one can be read."""
-    return _read(delivery).request_id
-
-
-def payload_of(delivery: Delivery) -> ClusterRequest | None:
-    """The valid request a message carries (a payload, not a chain message), if any."""
-    return _read(delivery).request
-
-
 def wire_properties(wire: bytes) -> dict[str, Any]:
     parts = [wire[i : i + WIRE_CHUNK] for i in range(0, len(wire), WIRE_CHUNK)] or [b""]
     return {"wire" if i == 0 else f"wire_{i}": part for i, part in enumerate(parts)}
@@ -149,19 +139,20 @@ def wire_of(row: dict[str, Any]) -> bytes:
     return b"".join(bytes(part) for part in parts)
 
 
-def _read(delivery: Delivery) -> _Reading:
+def read_poisoned(delivery: Delivery) -> Reading:
+    """What a poisoned message says: the request it names, its chain or valid payload."""
     try:
         body = delivery.body
     except InvalidRequest:
-        return _Reading(problem=ErrorInfo("InvalidRequest", "the message is not base64 text"))
+        return Reading(problem=ErrorInfo("InvalidRequest", "the message is not base64 text"))
     chain = _chain(body)
     if chain is not None:
-        return _Reading(request_id=chain.request_id, chain=chain)
+        return Reading(request_id=chain.request_id, chain=chain)
     try:
         request = parse_accepted(body)
     except InvalidRequest as exc:
-        return _Reading(request_id=readable_request_id(body), problem=exc.info)
-    return _Reading(request_id=request.request_id, request=request)
+        return Reading(request_id=readable_request_id(body), problem=exc.info)
+    return Reading(request_id=request.request_id, request=request)
 
 
 def _chain(body: bytes) -> ChainMessage | None:
@@ -171,7 +162,7 @@ def _chain(body: bytes) -> ChainMessage | None:
         return None
 
 
-def _reason(reading: _Reading, record: StatusRecord | None, wire: bytes) -> ErrorInfo:
+def _reason(reading: Reading, record: StatusRecord | None, wire: bytes) -> ErrorInfo:
     """Why this message ended here, as the operator will read it in the archive."""
     rejected = record is not None and record.fingerprint == wire_fingerprint(wire)
     if rejected and record is not None and record.error is not None:
@@ -205,7 +196,7 @@ def is_current_baton(chain: ChainMessage | None, record: StatusRecord) -> bool:
     return (chain.chain, chain.run, chain.step) == (record.chain, record.run, record.step)
 
 
-def _of_run(reading: _Reading, record: StatusRecord) -> bool:
+def _of_run(reading: Reading, record: StatusRecord) -> bool:
     """A message of the record's run (its chain), or its accepted payload: for the reason."""
     if reading.chain is not None:
         return (reading.chain.chain, reading.chain.run) == (record.chain, record.run)
@@ -213,7 +204,7 @@ def _of_run(reading: _Reading, record: StatusRecord) -> bool:
 
 
 def _mark_failed(
-    record: StatusRecord, reading: _Reading, delivery: Delivery, status: StatusStore
+    record: StatusRecord, reading: Reading, delivery: Delivery, status: StatusStore
 ) -> None:
     for _ in range(3):  # lost ETag races: re-read, and stop once it is no longer the baton
         changed = replace(

@@ -31,7 +31,7 @@ from opentelemetry import metrics
 
 from provisioning.due_index import DueEntry
 from provisioning.errors import ErrorInfo, StorageUnavailable
-from provisioning.poison import archive_row, payload_of, request_id_of
+from provisioning.poison import archive_row, read_poisoned
 from provisioning.ports import Drain, DueIndex, Outbox, RetainedArchive, SweptStatus
 from provisioning.settings import Settings
 from provisioning.status import StatusRecord, iso
@@ -186,10 +186,11 @@ def _drain(deps: SweepDeps, now: datetime) -> int:
     queue = f"{deps.settings.poison_queue_name}-poison"
     drained = 0
     for delivery, pop_receipt in deps.drain.receive(DRAINED_PER_TICK):
-        request_id = request_id_of(delivery)
+        reading = read_poisoned(delivery)  # decoded and validated once
+        request_id = reading.request_id
         record = deps.status.get(request_id) if request_id else None
         deps.archive.put(archive_row(delivery, request_id, record, POISON_POISON, queue))
-        payload = payload_of(delivery) if record is None else None
+        payload = reading.request if record is None else None
         if payload is not None:  # a payload no run accepted: make the request readable
             deps.status.insert(
                 StatusRecord.rejected(
