@@ -34,12 +34,13 @@ FAILED_RETRY_SECONDS = 10.0
 Fetch = Callable[[str], dict[str, Any]]
 
 
-def metadata_url(authority_host: str, tenant_id: str) -> str:
-    return f"{authority_host.rstrip('/')}/{tenant_id}/v2.0/.well-known/openid-configuration"
-
-
 def issuer_of(authority_host: str, tenant_id: str) -> str:
     return f"{authority_host.rstrip('/')}/{tenant_id}/v2.0"
+
+
+def metadata_url(authority_host: str, tenant_id: str) -> str:
+    # OpenID Connect discovery: the metadata lives under the issuer.
+    return f"{issuer_of(authority_host, tenant_id)}/.well-known/openid-configuration"
 
 
 class SigningKeys:
@@ -217,7 +218,7 @@ def https_fetch(timeout: float = 10.0) -> Fetch:
 
 def token_validator(settings: Settings) -> TokenValidator | None:
     """The app's validator for its settings (None without ENTRA_TENANT_ID). Keys are fetched
-    on the first call, over HTTPS with ``requests`` (which trusts ``REQUESTS_CA_BUNDLE``)."""
+    on the first call, with ``https_fetch``."""
     tenant = settings.entra_tenant_id
     if tenant is None:
         return None
