@@ -164,27 +164,23 @@ def _chain(body: bytes) -> ChainMessage | None:
 
 def _reason(reading: Reading, record: StatusRecord | None, wire: bytes) -> ErrorInfo:
     """Why this message ended here, as the operator will read it in the archive."""
-    rejected = record is not None and record.fingerprint == wire_fingerprint(wire)
-    if rejected and record is not None and record.error is not None:
+    if record is None:
+        if reading.problem is not None:
+            return reading.problem
+        # A payload no run ever accepted: the host gave up on it before it was recorded.
+        return HOST_GAVE_UP if reading.request is not None else STALE
+    if record.error is not None and record.fingerprint == wire_fingerprint(wire):
         return record.error  # the failed record the function wrote when it rejected this text
     if reading.problem is not None:
         return reading.problem
-    request, conflicting = reading.request, False
-    if request is not None and record is not None:
-        conflicting = record.fingerprint != request.fingerprint()
-    if conflicting:
+    if reading.request is not None and record.fingerprint != reading.request.fingerprint():
         return ErrorInfo(
             "RequestIdConflict",
             "another payload holds this request_id; the live request was left untouched",
         )
-    failed = record is not None and record.phase is Phase.FAILED and record.error is not None
-    if failed and record is not None and record.error is not None and _of_run(reading, record):
+    if record.phase is Phase.FAILED and record.error is not None and _of_run(reading, record):
         return record.error  # the message whose step ended the run: the function parked it here
-    if record is None and reading.request is not None:
-        return HOST_GAVE_UP
-    if record is not None and is_current_baton(reading.chain, record):
-        return HOST_GAVE_UP
-    return STALE
+    return HOST_GAVE_UP if is_current_baton(reading.chain, record) else STALE
 
 
 def is_current_baton(chain: ChainMessage | None, record: StatusRecord) -> bool:
