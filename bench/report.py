@@ -845,8 +845,8 @@ What the profile found and what was removed:
   inserting it. It now inserts first and reads only on a conflict (a duplicate, a redelivery or
   a re-drive), one table round trip less per request (commit "insert-first": 11.1 → 10.1 HTTP round
   trips per request when it was made; since then the requester index of queue requests and
-  the sweeper's due index each add a table write, which the table above counts); the crash-injection suite's boundaries (after the insert, after the commit) are
-  unchanged.
+  the sweeper's due index each add a table write, which the table above counts); the
+  crash-injection suite's boundaries (after the insert, after the commit) are unchanged.
 - What remains of the own time is azure-core's pipeline (policies, request building,
   deserialisation of ARM and table answers), `parse_request` of the stored payload, and the
   log line; each invocation's own CPU is a few milliseconds. On loopback most of an
