@@ -4,8 +4,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP_PY := $(VENV)/.installed
 STAMP_NODE := node_modules/.installed
-# The browser test's Chromium comes from Debian's packages (registries' browser downloads are
-# unreachable here); CHROMIUM overrides the path.
+# The browser test drives Debian's Chromium package (Playwright is used without its own browser
+# download); CHROMIUM overrides the path.
 CHROMIUM ?= /usr/bin/chromium
 # A CJK font, so screenshots show the tag 'Zürich-東京' rather than empty boxes (7 MB).
 CJK_FONT := /usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf
