@@ -79,10 +79,8 @@ def _build_runtime() -> Runtime:
     status = StatusStore(
         status_table, index, first_look=timedelta(minutes=settings.sweeper_overdue_minutes)
     )
-    outbox = Outbox(
-        storage.queue(settings.queue_name),
-        storage.queue(settings.poison_queue_name, encode=False),
-    )
+    poison_queue = storage.queue(settings.poison_queue_name, encode=False)
+    outbox = Outbox(storage.queue(settings.queue_name), poison_queue)
     archive = PoisonArchive(archive_table)
     deps = Deps(
         settings=settings,
@@ -100,7 +98,7 @@ def _build_runtime() -> Runtime:
         index=index,
         outbox=outbox,
         archive=archive,
-        drain=DrainQueue(storage.queue(f"{settings.poison_queue_name}-poison", encode=False)),
+        drain=DrainQueue(storage.queue(settings.poison_poison_queue_name, encode=False)),
         clock=utc_now,
         new_chain=new_chain_token,
     )
@@ -117,7 +115,7 @@ def _build_runtime() -> Runtime:
             clock=utc_now,
         )
     )
-    poison_lease = MessageLease(storage.queue(settings.poison_queue_name, encode=False))
+    poison_lease = MessageLease(poison_queue)  # the same client the outbox sends with
     return Runtime(
         deps=deps,
         archive=archive,

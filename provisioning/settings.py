@@ -91,6 +91,11 @@ class Settings:
         return f"{self.queue_name}-poison"
 
     @property
+    def poison_poison_queue_name(self) -> str:
+        """What the poison trigger itself gave up on; the sweeper drains it."""
+        return f"{self.poison_queue_name}-poison"
+
+    @property
     def arm_scope(self) -> str:
         return f"{self.arm_endpoint}/.default"
 

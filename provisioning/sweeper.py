@@ -183,7 +183,7 @@ def _rearm(record: StatusRecord, deps: SweepDeps, now: datetime) -> bool:
 
 
 def _drain(deps: SweepDeps, now: datetime) -> int:
-    queue = f"{deps.settings.poison_queue_name}-poison"
+    queue = deps.settings.poison_poison_queue_name
     drained = 0
     for delivery, pop_receipt in deps.drain.receive(DRAINED_PER_TICK):
         reading = read_poisoned(delivery)  # decoded and validated once
