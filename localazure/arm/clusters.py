@@ -206,12 +206,11 @@ def require_registered(store: Store, sub: str) -> None:
 def require_offered(store: Store, location: str, version: str, resource_type: str) -> None:
     """ARM routes by region: an api-version the region does not offer finds no provider."""
     offer = store.state.aks_offer
-    if version in offer.get(normalize_location(location), ()):
+    region = normalize_location(location)
+    if version in offer.get(region, ()):
         return
     regions, versions = offered(offer)
-    raise errors.no_registered_provider(
-        normalize_location(location), version, resource_type, sorted(versions), regions
-    )
+    raise errors.no_registered_provider(region, version, resource_type, sorted(versions), regions)
 
 
 def handle_cluster(store: Store, ex: Exchange, sub: str, group: str, name: str) -> Response:
