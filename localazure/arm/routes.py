@@ -184,11 +184,10 @@ class ArmApp:
             raise errors.unauthorized_fault()
         if fault.kind == "forbidden":
             raise errors.authorization_failed(action, scope)
+        name = ex.path.rstrip("/").rsplit("/", 1)[-1]  # the resource the path names
         if fault.kind == "policy":
-            name = ex.path.rstrip("/").rsplit("/", 1)[-1]
             raise errors.request_disallowed_by_policy(name, _subscription(ex.path))
         if fault.kind == "operation_not_allowed":
-            name = ex.path.rstrip("/").rsplit("/", 1)[-1]
             raise errors.operation_not_allowed(name, str(uuid.uuid4()), now_iso())
         # "drop": close the TCP connection without a TLS close_notify or an HTTP answer.
         sock = environ.get(SOCKET_KEY)
