@@ -389,6 +389,7 @@ class RequesterTable:
     def __init__(self, table: TableClient) -> None:
         self._table = table
 
+    @storage_call
     def slots(self, key: str) -> list[Slot]:
         rows = self._table.query_entities(
             "PartitionKey eq @pk and RowKey ge @lo and RowKey lt @hi",
@@ -404,6 +405,7 @@ class RequesterTable:
             for row in rows
         ]
 
+    @storage_call
     def take(self, key: str, number: int, request_id: str, now: datetime) -> bool:
         entity = {
             "PartitionKey": key,
@@ -417,6 +419,7 @@ class RequesterTable:
             return False
         return True
 
+    @storage_call
     def free(self, key: str, slot: Slot) -> None:
         with contextlib.suppress(ResourceModifiedError, ResourceNotFoundError):
             self._table.delete_entity(
@@ -426,6 +429,7 @@ class RequesterTable:
                 match_condition=MatchConditions.IfNotModified,
             )
 
+    @storage_call
     def note(self, key: str, request_id: str, created_at: datetime) -> None:
         inverted = _NEWEST_FIRST - int(created_at.timestamp() * 1000)
         entity = {
@@ -435,6 +439,7 @@ class RequesterTable:
         }
         self._table.upsert_entity(entity, mode=UpdateMode.REPLACE)
 
+    @storage_call
     def page(self, key: str, size: int, continuation: str | None) -> Page:
         after = _decode_continuation(continuation) or _LISTED
         rows = self._table.query_entities(
