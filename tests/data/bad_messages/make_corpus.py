@@ -1,7 +1,8 @@
 """Write the bad- and good-message corpora; re-run with ``python <this file>``.
 
-Deliberately independent of ``provisioning.contract``: the corpus states the contract from the
-outside. See README.md here for the file format. Deterministic: re-running changes nothing.
+Deliberately independent of ``provisioning.contract``'s rules: the corpus states the contract
+from the outside. Only the documented example request (one fact, kept in the contract) comes
+from it. See README.md here for the file format. Deterministic: re-running changes nothing.
 """
 
 from __future__ import annotations
@@ -15,25 +16,14 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[2]))  # run as a script: the repository root, for tests.*
 
+from provisioning.contract import example_request  # noqa: E402
 from tests.documents import DELETE, edited  # noqa: E402
 
 GOOD = HERE.parent / "good_messages"
 
-RID = "3f6c2a1e-8d4b-4c1a-9a57-2f1b6f3e9c10"
-SUB = "00000000-0000-0000-0000-000000000000"
-EXAMPLE: dict[str, Any] = {
-    "request_id": RID,
-    "subscription_id": SUB,
-    "resource_group": "rg-elb-cluster",
-    "location": "westeurope",
-    "cluster": {
-        "name": "aks-elb",
-        "kubernetes_version": "1.31",
-        "node_count": 3,
-        "vm_size": "Standard_D4s_v5",
-    },
-    "tags": {"team": "elb"},
-}
+EXAMPLE: dict[str, Any] = example_request()
+RID: str = EXAMPLE["request_id"]
+SUB: str = EXAMPLE["subscription_id"]
 CYRILLIC_A = "\u0430"  # looks like Latin "a"
 CYRILLIC_IE = "\u0435"  # looks like Latin "e"
 KELVIN = "\u212a"  # lowercases to Latin "k"
