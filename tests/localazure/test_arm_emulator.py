@@ -443,6 +443,22 @@ def test_cluster_put_answers_201_creating_with_async_operation(
     assert cluster.properties is not None and cluster.properties.provisioning_state == "Succeeded"
 
 
+def test_cluster_get_observes_the_operation_too(
+    arm: ArmEmulator, rm: ResourceManagementClient, aks: ContainerServiceClient
+) -> None:
+    """A client that watches the cluster, not its operation, still sees the create finish.
+
+    AKS finishes a create whoever polls; a watcher that lost the operation URL (its PUT met
+    412 and it read the cluster instead) must not wait forever on ``Creating``.
+    """
+    name, _, _ = _cluster_in_new_group(arm, rm, aks, polls=2)
+    states = [
+        aks.managed_clusters.get(name, "c1").properties.provisioning_state  # type: ignore[union-attr]
+        for _ in range(3)
+    ]
+    assert states == ["Creating", "Creating", "Succeeded"]
+
+
 def test_cluster_body_looks_like_aks(
     arm: ArmEmulator, rm: ResourceManagementClient, aks: ContainerServiceClient
 ) -> None:
