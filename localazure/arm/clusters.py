@@ -231,7 +231,7 @@ def _get_cluster(
     require_registered(store, sub)
     if group is None:
         raise errors.resource_group_not_found(group_name)
-    cluster = store.cluster((sub.lower(), group_name.lower(), name.lower()))
+    cluster = store.cluster((sub.lower(), group_name.lower(), name.lower()), observe=True)
     if cluster is None:
         raise errors.resource_not_found(
             "Microsoft.ContainerService/managedClusters", name, group_name

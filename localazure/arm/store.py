@@ -239,12 +239,14 @@ class Store:
         if cluster is not None and cluster.operation_id == operation.id:
             set_cluster_state(cluster.body, operation.outcome)
 
-    def cluster(self, key: ClusterKey) -> Cluster | None:
+    def cluster(self, key: ClusterKey, *, observe: bool = False) -> Cluster | None:
+        """The cluster, its state settled; ``observe`` when a client reads it (a GET), since AKS
+        finishes an operation whoever polls, the operation URL or the cluster."""
         cluster = self.state.clusters.get(key)
         if cluster is not None and cluster.operation_id:
             operation = self.state.operations.get(cluster.operation_id)
             if operation is not None:
-                self.settle(operation, observe=False)
+                self.settle(operation, observe=observe)
         return cluster
 
     def running_operation(self, cluster: Cluster) -> Operation | None:

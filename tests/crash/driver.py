@@ -507,8 +507,7 @@ class CrashRun:
             f"window={self.window} invisibility={self.invisibility_seconds}s"
         )
         self.arm.set_read_lag(reads=1)  # every group is hidden for one check: a re-enqueue
-        # In progress for 1.5 s whoever looks (a poll count would never end for a watcher that
-        # lost the operation URL to a kill and reads the cluster instead), then done.
+        # In progress for 1.5 s of wall clock, whoever looks and however often, then done.
         self.arm.set_cluster_create(polls=0, seconds=1.5)
         # Hundreds of clusters in one emulated subscription: quota is not what this run tests
         # (the emulator's default of 1000 vCPUs a family would fail most of them).
