@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
 from provisioning.contract import (
@@ -63,17 +64,24 @@ def handle_poison(
     queue_name: str,
     lease: Lease | None = None,
     retry_seconds: int = 60,
+    *,
+    max_attempts: int,
 ) -> None:
     """Archive one poisoned body and end the run it is the current baton of; a storage failure
-    defers it (as for a step), so an outage does not send it on to ``-poison-poison``."""
+    defers it (as for a step), so an outage does not send it on to ``-poison-poison``.
+    ``max_attempts`` is the settings' ``rg_visibility_attempts``, as on an accepted record."""
     try:
-        _handle_poison(delivery, status, archive, queue_name)
+        _handle_poison(delivery, status, archive, queue_name, max_attempts)
     except StorageUnavailable as error:
         defer_or_raise(delivery, error, lease, retry_seconds)
 
 
 def _handle_poison(
-    delivery: Delivery, status: StatusStore, archive: PoisonArchive, queue_name: str
+    delivery: Delivery,
+    status: StatusStore,
+    archive: PoisonArchive,
+    queue_name: str,
+    max_attempts: int,
 ) -> None:
     reading = read_poisoned(delivery)
     request_id = reading.request_id
@@ -85,7 +93,14 @@ def _handle_poison(
     elif record is None and reading.request is not None:
         # A payload no run ever accepted (the host poisoned it before the function recorded
         # it): the only payload that may end a request, by making it readable as failed.
-        _insert_failed(reading.request, delivery, status)
+        insert_unaccepted(
+            reading.request,
+            HOST_GAVE_UP,
+            delivery,
+            status,
+            now=utc_now(),
+            max_attempts=max_attempts,
+        )
     # The requester is known once the request has a record; a body without one came unverified.
     requester = record.requested_by.key if record is not None else QUEUE_KEY
     log.error(
@@ -221,9 +236,24 @@ def _mark_failed(
     raise RuntimeError(f"could not mark request {record.request_id} failed after 3 tries")
 
 
-def _insert_failed(request: ClusterRequest, delivery: Delivery, status: StatusStore) -> None:
+def insert_unaccepted(
+    request: ClusterRequest,
+    reason: ErrorInfo,
+    delivery: Delivery,
+    status: StatusStore,
+    *,
+    now: datetime,
+    max_attempts: int,
+) -> None:
+    """Record a payload no run ever accepted as failed with ``reason`` (the poison trigger's and
+    the sweeper's drain's one way to do it), so the request reads as a rejected one does."""
     status.insert(
         StatusRecord.rejected(
-            request, HOST_GAVE_UP, wire=delivery.wire, advanced_by=delivery.id, now=utc_now()
+            request,
+            reason,
+            wire=delivery.wire,
+            advanced_by=delivery.id,
+            now=now,
+            max_attempts=max_attempts,
         )
     )

@@ -131,7 +131,7 @@ class StatusRecord:
         wire: bytes,
         advanced_by: str,
         now: datetime,
-        max_attempts: int = 12,
+        max_attempts: int,
     ) -> StatusRecord:
         """A request that failed on arrival: the one builder of that record.
 

@@ -31,7 +31,7 @@ from opentelemetry import metrics
 
 from provisioning.due_index import DueEntry
 from provisioning.errors import ErrorInfo, StorageUnavailable
-from provisioning.poison import archive_row, read_poisoned
+from provisioning.poison import archive_row, insert_unaccepted, read_poisoned
 from provisioning.ports import Drain, DueIndex, Outbox, RetainedArchive, SweptStatus
 from provisioning.settings import Settings
 from provisioning.status import StatusRecord, iso
@@ -192,10 +192,13 @@ def _drain(deps: SweepDeps, now: datetime) -> int:
         deps.archive.put(archive_row(delivery, request_id, record, POISON_POISON, queue))
         payload = reading.request if record is None else None
         if payload is not None:  # a payload no run accepted: make the request readable
-            deps.status.insert(
-                StatusRecord.rejected(
-                    payload, POISON_POISON, wire=delivery.wire, advanced_by=delivery.id, now=now
-                )
+            insert_unaccepted(
+                payload,
+                POISON_POISON,
+                delivery,
+                deps.status,
+                now=now,
+                max_attempts=deps.settings.rg_visibility_attempts,
             )
         deps.drain.delete(delivery, pop_receipt)
         drained += 1

@@ -47,4 +47,5 @@ def archive_poison(msg: func.QueueMessage) -> None:
         settings.poison_queue_name,
         runtime.poison_lease,
         settings.storage_retry_seconds,
+        max_attempts=settings.rg_visibility_attempts,
     )

@@ -99,7 +99,13 @@ def _accepted_then_failed() -> None:
     # The same chain message again under another id: another delivery moved on (stale).
     handle(world.outbox.chain_delivery(0, "m3"), world.deps)
     # The failed create's message, archived by the poison trigger.
-    handle_poison(Delivery("p1", world.outbox.poisoned[0], 1), world.status, world.archive, "q")
+    handle_poison(
+        Delivery("p1", world.outbox.poisoned[0], 1),
+        world.status,
+        world.archive,
+        "q",
+        max_attempts=world.settings.rg_visibility_attempts,
+    )
 
 
 def _rejected() -> None:

@@ -41,6 +41,10 @@ def make_settings(**overrides: str) -> Settings:
     return Settings.from_env(env)
 
 
+# The attempts a record gets under the default settings (``RG_VISIBILITY_ATTEMPTS``).
+MAX_ATTEMPTS = make_settings().rg_visibility_attempts
+
+
 def make_request(
     *,
     subscription_id: str = SUBSCRIPTION,

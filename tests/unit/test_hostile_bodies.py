@@ -14,7 +14,7 @@ from provisioning.poison import handle_poison
 from provisioning.reconcile import handle
 from tests.documents import edited
 from tests.fakes import MemoryArchive, MemoryStatusStore, World
-from tests.unit.factories import REQUEST_ID, T0, make_request, make_settings
+from tests.unit.factories import MAX_ATTEMPTS, REQUEST_ID, T0, make_request, make_settings
 
 NESTED = b"[" * 5_000 + b"]" * 5_000  # under 16 KiB, past the parser's recursion limit
 
@@ -40,7 +40,7 @@ def _request_wire(**changes: Any) -> bytes:
 def _poison(wire: bytes, status: MemoryStatusStore) -> list[dict[str, Any]]:
     archive = MemoryArchive()
     delivery = Delivery(id="poison-1", wire=wire, dequeue_count=1)
-    handle_poison(delivery, status, archive, "q-poison")
+    handle_poison(delivery, status, archive, "q-poison", max_attempts=MAX_ATTEMPTS)
     return archive.rows
 
 

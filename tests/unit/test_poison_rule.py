@@ -33,7 +33,13 @@ def _record(world: World) -> StatusRecord:
 
 
 def _poison(world: World, delivery: Delivery) -> None:
-    handle_poison(replace(delivery, dequeue_count=1), world.status, world.archive, "q-poison")
+    handle_poison(
+        replace(delivery, dequeue_count=1),
+        world.status,
+        world.archive,
+        "q-poison",
+        max_attempts=world.settings.rg_visibility_attempts,
+    )
 
 
 def test_a_done_steps_message_poisoned_later_leaves_the_live_run_alone() -> None:
@@ -59,6 +65,7 @@ def test_a_stale_payload_of_run_1_leaves_run_2_alone() -> None:
         wire=SPA_WIRE,
         advanced_by="spa-run-1",
         now=T0,
+        max_attempts=world.settings.rg_visibility_attempts,
     )
     world.status.seed(replace(failed, chain="run-1"))
     handle(Delivery("spa-run-2", SPA_WIRE, 1), world.deps)  # the re-drive: run 2
@@ -92,9 +99,11 @@ def test_the_current_baton_poisoned_ends_its_run() -> None:
 
 
 def test_a_payload_no_run_accepted_is_recorded_failed() -> None:
-    """A payload the host poisoned before the function ever stored it: failed, readable."""
-    world = _world()
+    """A payload the host poisoned before the function ever stored it: failed, readable, with
+    the attempts an accepted record gets from the settings (not the dataclass default)."""
+    world = World(make_settings(RG_VISIBILITY_ATTEMPTS="7"), T0)
     _poison(world, Delivery("spa", SPA_WIRE, 1))
     record = _record(world)
     assert record.phase is Phase.FAILED and record.error is not None
     assert record.error.code == "PoisonMessage"
+    assert record.max_attempts == 7

@@ -25,7 +25,14 @@ from provisioning.poison import HOST_GAVE_UP, UNREADABLE, handle_poison
 from provisioning.reconcile import handle
 from provisioning.status import Phase, StatusRecord
 from tests.fakes import MemoryStatusStore, World
-from tests.unit.factories import REQUEST_ID, T0, group, make_request, make_settings
+from tests.unit.factories import (
+    MAX_ATTEMPTS,
+    REQUEST_ID,
+    T0,
+    group,
+    make_request,
+    make_settings,
+)
 
 REQUEST = make_request()
 OTHER_PAYLOAD = make_request(node_count=5)  # same request_id, another cluster
@@ -70,7 +77,12 @@ STATES: dict[str, StatusRecord | None] = {
     "failed": _accepted(phase=Phase.FAILED, step=4, error=FAILED_ERROR),
     # Refused on arrival by the SPA message itself (a setting disallowed it then).
     "rejected": StatusRecord.rejected(
-        REQUEST, ErrorInfo("SubscriptionNotAllowed", "x"), wire=SPA_WIRE, advanced_by=SPA_ID, now=T0
+        REQUEST,
+        ErrorInfo("SubscriptionNotAllowed", "x"),
+        wire=SPA_WIRE,
+        advanced_by=SPA_ID,
+        now=T0,
+        max_attempts=MAX_ATTEMPTS,
     ),
 }
 
@@ -340,7 +352,7 @@ def test_poison_trigger(state: str, message: str, ends: Ends, reason: str) -> No
         before = world.status.records[REQUEST_ID]
     delivery = MESSAGES[message](before or NEVER_STORED)
 
-    handle_poison(delivery, world.status, world.archive, "q-poison")
+    handle_poison(delivery, world.status, world.archive, "q-poison", max_attempts=MAX_ATTEMPTS)
 
     [row] = world.archive.rows
     assert row["PartitionKey"] == REQUEST_ID
@@ -361,7 +373,13 @@ def test_poison_trigger(state: str, message: str, ends: Ends, reason: str) -> No
 def test_poison_trigger_archives_an_unreadable_body_under_its_own_key() -> None:
     """Text that is not base64 has no request: archived under _unreadable, nothing written."""
     world = _world(race=False)
-    handle_poison(Delivery("m-x", b"not base64!", 3), world.status, world.archive, "q-poison")
+    handle_poison(
+        Delivery("m-x", b"not base64!", 3),
+        world.status,
+        world.archive,
+        "q-poison",
+        max_attempts=MAX_ATTEMPTS,
+    )
     [row] = world.archive.rows
     assert row["PartitionKey"] == UNREADABLE
     assert row["reason"].startswith("InvalidRequest")

@@ -166,7 +166,13 @@ def test_a_field_name_cannot_forge_a_log_line(caplog: pytest.LogCaptureFixture) 
     caplog.set_level(logging.INFO)
     world = World(make_settings(), T0)
     handle(Delivery(id="m1", wire=wire, dequeue_count=1), world.deps)
-    handle_poison(Delivery(id="p1", wire=wire, dequeue_count=1), world.status, world.archive, "q")
+    handle_poison(
+        Delivery(id="p1", wire=wire, dequeue_count=1),
+        world.status,
+        world.archive,
+        "q",
+        max_attempts=world.settings.rg_visibility_attempts,
+    )
     formatter = logging.Formatter("[%(asctime)s] %(name)s %(levelname)s %(message)s")
     lines = "\n".join(formatter.format(r) for r in caplog.records).splitlines()
     assert len(lines) == len(caplog.records) >= 2

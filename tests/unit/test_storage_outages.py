@@ -121,7 +121,15 @@ def test_an_ambiguous_commit_is_finished_by_the_redelivery() -> None:
 def test_the_poison_trigger_defers_too() -> None:
     """A storage outage under the poison trigger defers its message: no -poison-poison."""
     world, store, lease = _world(down=True)
-    handle_poison(SPA, store, world.archive, "q-poison", lease, 60)
+    handle_poison(
+        SPA,
+        store,
+        world.archive,
+        "q-poison",
+        lease,
+        60,
+        max_attempts=world.settings.rg_visibility_attempts,
+    )
     assert lease.deferred == [("spa", 60)]
     assert not world.archive.rows
 

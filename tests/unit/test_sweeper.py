@@ -205,6 +205,19 @@ def test_poison_poison_is_drained_into_the_archive(caplog: pytest.LogCaptureFixt
     assert record.error.code == "PoisonPoison"
 
 
+def test_a_drained_payload_gets_its_attempts_from_the_settings() -> None:
+    """The failed record of a drained payload says ``max_attempts`` as an accepted one would
+    (``RG_VISIBILITY_ATTEMPTS``), not the dataclass's own default."""
+    settings = make_settings(RG_VISIBILITY_ATTEMPTS="7")
+    world = World(settings, T0)
+    body = {**example_request(), "request_id": REQUEST_ID, "subscription_id": SUBSCRIPTION}
+    drain = MemoryDrain(base64.b64encode(json.dumps(body).encode()))
+    assert sweep(replace(_deps(world, MemoryDueIndex(), drain), settings=settings)).drained == 1
+    record = world.status.get(REQUEST_ID)
+    assert record is not None and record.phase is Phase.FAILED
+    assert (record.max_attempts, record.to_api()["max_attempts"]) == (7, 7)
+
+
 def test_a_drained_body_of_a_recorded_request_leaves_the_record_alone() -> None:
     """The request has a record: the drained body is archived only."""
     world = World(SETTINGS, T0)
