@@ -49,6 +49,7 @@ from functools import partial
 from typing import Any
 
 from provisioning.errors import FieldProblem, InvalidRequest
+from provisioning.texts import utf16_units
 
 __all__ = [
     "APP_TAG_NAMES",
@@ -564,7 +565,7 @@ def _tag_name_reasons(name: str) -> list[str]:
     reasons: list[str] = []
     if _has_surrogate(name):
         return ["the name is not valid Unicode (lone surrogate)"]
-    size = _utf16_length(name)
+    size = utf16_units(name)
     if not 1 <= size <= MAX_TAG_NAME:
         reasons.append(f"the name must be 1-{MAX_TAG_NAME} characters long, not {size}")
     forbidden = sorted(set(name) & _FORBIDDEN_IN_TAG_NAME)
@@ -581,7 +582,7 @@ def _tag_value_reasons(value: Any) -> list[str]:
         return [f"the value must be a string, not {_json_type(value)}"]
     if _has_surrogate(value):
         return ["the value is not valid Unicode (lone surrogate)"]
-    size = _utf16_length(value)
+    size = utf16_units(value)
     if size > MAX_TAG_VALUE:
         return [f"the value must be at most {MAX_TAG_VALUE} characters long, not {size}"]
     return []
@@ -701,10 +702,6 @@ def _show(value: str) -> str:
 def _printable(key: str) -> str:
     """A JSON key as it can appear in a path: lone surrogates (not encodable) escaped."""
     return key.encode("utf-8", "backslashreplace").decode("utf-8") if _has_surrogate(key) else key
-
-
-def _utf16_length(value: str) -> int:
-    return len(value) + sum(1 for c in value if ord(c) > 0xFFFF)
 
 
 def _has_surrogate(value: str) -> bool:

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from provisioning.errors import ErrorInfo, TerminalError
+from provisioning.texts import utf16_units
 
 MAX_PROPERTY_BYTES = 64 * 1024
 MAX_ENTITY_BYTES = 1024 * 1024
@@ -24,7 +25,7 @@ KEYS = ("PartitionKey", "RowKey")
 
 
 def utf16_bytes(text: str) -> int:
-    return len(text.encode("utf-16-le", "surrogatepass"))
+    return 2 * utf16_units(text)  # two bytes a code unit
 
 
 def value_bytes(value: Any) -> int:

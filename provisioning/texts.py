@@ -26,6 +26,13 @@ def _escape(char: str) -> str:
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
+def utf16_units(text: str) -> int:
+    """How many UTF-16 code units ``text`` is: what ARM counts a tag's length in, and half of
+    what Table storage counts a string's size in (a character past U+FFFF is a surrogate pair;
+    a lone surrogate, which only a JSON escape can carry, is one unit)."""
+    return len(text) + sum(1 for char in text if ord(char) > 0xFFFF)
+
+
 def log_text(value: object, limit: int = LOG_TEXT_LIMIT) -> str:
     """``value`` as one safe line: unsafe characters escaped, at most ``limit`` characters of
     it shown, and how long it was when it was cut."""

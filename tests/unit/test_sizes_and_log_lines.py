@@ -25,8 +25,9 @@ from provisioning.table_limits import (
     MAX_PROPERTY_BYTES,
     entity_bytes,
     entity_problem,
+    utf16_bytes,
 )
-from provisioning.texts import capped, log_text
+from provisioning.texts import capped, log_text, utf16_units
 from tests.fakes import World
 from tests.unit.factories import (
     REQUEST_ID,
@@ -77,6 +78,17 @@ def test_string_properties_are_counted_in_utf16_bytes(text: str, fits: bool) -> 
     assert (problem is None) is fits
     if not fits:
         assert problem is not None and problem.code == "PropertyValueTooLarge"
+
+
+@pytest.mark.parametrize(
+    ("text", "units"),
+    [("", 0), ("abc", 3), ("é東", 2), ("🚀", 2), ("a🚀b", 4), ("\ud83d", 1), ("x\udc00🚀", 4)],
+)
+def test_one_utf16_count_serves_arm_tags_and_table_storage(text: str, units: int) -> None:
+    """ARM's tag lengths (code units) and Table storage's sizes (bytes) share one count, and
+    it is what UTF-16 encoding makes of the text (a lone surrogate as one unit)."""
+    assert utf16_units(text) == units
+    assert utf16_bytes(text) == 2 * units == len(text.encode("utf-16-le", "surrogatepass"))
 
 
 def test_binary_properties_and_the_entity_limit() -> None:
