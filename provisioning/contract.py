@@ -164,14 +164,24 @@ class ClusterRequest:
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-def parse_request(body: bytes | str, *, max_node_count: int = 100) -> ClusterRequest:
-    """Validate a decoded message body; raise one ``InvalidRequest`` naming every bad field."""
+def parse_request(
+    body: bytes | str,
+    *,
+    max_node_count: int = 100,
+    new_request_id: Callable[[], str] | None = None,
+) -> ClusterRequest:
+    """Validate a decoded message body; raise one ``InvalidRequest`` naming every bad field.
+
+    With ``new_request_id`` (the HTTP front door), an object without ``request_id`` is given
+    one before it is checked: the body is still read once, so nothing it sent is lost."""
     if isinstance(max_node_count, bool) or max_node_count < 1:
         raise ValueError(f"max_node_count must be a positive integer, not {max_node_count!r}")
     document = _load(body)
     if not isinstance(document, dict):
         problem = FieldProblem(BODY, f"must be a JSON object, not {_json_type(document)}")
         raise InvalidRequest([problem])
+    if new_request_id is not None and "request_id" not in document:
+        document["request_id"] = new_request_id()
     problems = _check_request(document, max_node_count)
     if problems:
         raise InvalidRequest(problems, request_id=_request_id_of(document))

@@ -269,13 +269,9 @@ def _forbidden(role: str, what: str) -> Answer:
 def _parse(body: bytes, settings: Settings) -> ClusterRequest:
     """The contract's validator; a body without ``request_id`` gets a fresh one first."""
     try:
-        document = json.loads(body)
-    except (ValueError, RecursionError):
-        document = None
-    if isinstance(document, dict) and "request_id" not in document:
-        body = json.dumps({"request_id": str(uuid.uuid4()), **document}).encode()
-    try:
-        return parse_request(body, max_node_count=settings.max_node_count)
+        return parse_request(
+            body, max_node_count=settings.max_node_count, new_request_id=lambda: str(uuid.uuid4())
+        )
     except InvalidRequest as exc:
         raise _Refused(
             _error(400, "InvalidRequest", exc.info.message, details=list(exc.info.details))

@@ -112,6 +112,23 @@ def test_a_body_without_request_id_gets_one() -> None:
     assert uuid.UUID(answer.body["request_id"])
 
 
+def test_a_body_without_request_id_is_checked_as_sent() -> None:
+    """The body is read once, as sent: a key given twice is refused with or without a
+    request_id (it was lost when the body was decoded and encoded again to add the id)."""
+    sent = body(request_id=None).decode()
+    doubled = sent.replace('"location": ', '"location": "westeurope", "location": ', 1).encode()
+    for document in (
+        doubled,
+        doubled.replace(b"{", b'{"request_id": "%s", ' % str(uuid.uuid4()).encode(), 1),
+    ):
+        state = Door()
+        answer = state.door.submit(bearer(), document)
+        assert answer.status == 400, answer.body
+        details = answer.body["error"]["details"]
+        assert details == ["location: is given more than once; the value is ambiguous"]
+        assert state.untouched()
+
+
 def test_the_same_payload_again_is_the_same_record() -> None:
     """Idempotent: the same id and payload answer the same record and write nothing new."""
     state = Door()
