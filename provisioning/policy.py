@@ -17,13 +17,14 @@ messages all together, and only when the rule sets it.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from provisioning.contract import canonical_uuid, normalise_location
 from provisioning.identity import ROLE_REQUEST
 
+T = TypeVar("T")
 QUEUE_RULE = "$queue"
 _LIST_FIELDS = ("subscriptions", "locations", "vm_sizes")
 _NUMBER_FIELDS = {"max_node_count": (1, 1000), "max_in_flight": (1, 1000)}
@@ -144,20 +145,28 @@ def limits_for_queue(policy: RequestPolicy, caps: Limits) -> Limits | None:
     return _merge([policy.queue], caps, "REQUEST_POLICY ['$queue']", per_requester=False)
 
 
+def _combined(
+    values: list[T | None], cap: T | None, join: Callable[[list[T]], T], bound: Callable[[T, T], T]
+) -> T | None:
+    """One field of the effective rule: the rules' values joined, then held to the cap. No rule,
+    or any rule leaving the field to the global value (None), gives the cap itself."""
+    given = [value for value in values if value is not None]
+    if not values or len(given) < len(values):
+        return cap
+    joined = join(given)
+    return joined if cap is None else bound(joined, cap)
+
+
+def _union(sets: list[frozenset[str]]) -> frozenset[str]:
+    return frozenset().union(*sets)
+
+
 def _merge(rules: list[Rule], caps: Limits, source: str, *, per_requester: bool) -> Limits:
     def merged(name: str, cap: frozenset[str] | None) -> frozenset[str] | None:
-        values: list[frozenset[str] | None] = [getattr(rule, name) for rule in rules]
-        if not rules or any(v is None for v in values):
-            return cap
-        union = frozenset().union(*(v for v in values if v is not None))
-        return union if cap is None else union & cap
+        return _combined([getattr(rule, name) for rule in rules], cap, _union, frozenset.__and__)
 
     def highest(name: str, cap: int | None) -> int | None:
-        values: list[int | None] = [getattr(rule, name) for rule in rules]
-        if not rules or any(v is None for v in values):
-            return cap
-        top = max(v for v in values if v is not None)
-        return top if cap is None else min(top, cap)
+        return _combined([getattr(rule, name) for rule in rules], cap, max, min)
 
     in_flight = highest("max_in_flight", caps.max_in_flight)
     if not per_requester and rules[0].max_in_flight is None:

@@ -148,6 +148,21 @@ def test_a_field_absent_from_a_rule_takes_the_global_value() -> None:
     assert code(policy, (REQUEST,), location="eastus") == "LocationNotAllowed"
 
 
+def test_a_number_absent_from_a_rule_takes_the_global_value() -> None:
+    """Numbers combine as lists do: one role leaving max_node_count to the settings gives the
+    global value, however low the other role's; both setting it gives the larger."""
+    policy = settings(
+        {REQUEST: {"max_node_count": 3}, GPU: {"vm_sizes": ["Standard_D8s_v5"]}},
+        MAX_NODE_COUNT="40",
+    )
+    caps = policy.global_limits
+    assert limits_for_roles((REQUEST, GPU), policy.request_policy, caps).max_node_count == 40
+    assert limits_for_roles((REQUEST,), policy.request_policy, caps).max_node_count == 3
+    both = settings({REQUEST: {"max_node_count": 3}, GPU: {"max_node_count": 8}})
+    limits = limits_for_roles((REQUEST, GPU), both.request_policy, both.global_limits)
+    assert limits.max_node_count == 8
+
+
 def test_a_role_without_a_rule_adds_nothing() -> None:
     """A role absent from the policy does not widen anything (only Request means 'global')."""
     policy = settings({REQUEST: {"vm_sizes": ["Standard_D4s_v5"]}})
