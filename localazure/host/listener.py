@@ -394,17 +394,14 @@ class QueueListener:
                 pop_receipt=pop_receipt,
                 visibility_timeout=self.receive_invisibility_seconds,
             )
-        except HttpResponseError as exc:
-            if _is_gone(exc):
+        except AzureError as exc:
+            if isinstance(exc, HttpResponseError) and _is_gone(exc):
                 log.warning(
                     "Function '%s': message '%s' was taken over or deleted while running",
                     self.function.name,
                     message.id,
                 )
                 return None, False
-            self._fail(f"renewing message '{message.id}' failed", exc)
-            return pop_receipt, False
-        except AzureError as exc:
             self._fail(f"renewing message '{message.id}' failed", exc)
             return pop_receipt, False
         return str(updated.pop_receipt), True

@@ -721,6 +721,30 @@ def test_polling_403_restarts_the_host(
         tap.close()
 
 
+def test_renewal_finding_the_message_gone_stops_renewing_without_a_restart(
+    start_local_host, app_settings, sender, records, azurite
+) -> None:
+    """A renewal answered 404 MessageNotFound (deleted or taken over meanwhile) stops the
+    renewals and leaves the message alone: no escalation; still queued, it runs again."""
+    gone = Answer(404, "MessageNotFound")
+    inspect, seen = _faults("PUT", r"/messages/.*popreceipt=", gone, 1)
+    tap = Tap(azurite.port("queue"), inspect)
+    try:
+        host = start_local_host(
+            TRIVIAL_APP, _tapped(app_settings, azurite, tap), receive_invisibility_seconds=2
+        )
+        sender.send_message(json.dumps({"tag": "gone", "actions": ["spin:3", "ok"]}))
+        runs = wait_for(
+            lambda: len(records.finished("main_queue")) == 2 and records.finished(), 40, "rerun"
+        )
+        assert sorted(r["dequeue_count"] for r in runs) == [1, 2]
+        wait_for(lambda: message_count(sender) == 0, what="the second run's delete")
+        assert seen and "was taken over or deleted while running" in host.output
+        assert SHUTTING_DOWN not in host.output
+    finally:
+        tap.close()
+
+
 def test_delete_error_other_than_gone_restarts_the_host(
     start_local_host, app_settings, sender, records, azurite
 ) -> None:
