@@ -37,9 +37,13 @@ def json_response(status: int, body: dict[str, Any]) -> Response:
     )
 
 
-def oauth_error(status: int, error: str, description: str) -> Response:
+def oauth_error_body(error: str, description: str) -> dict[str, str]:
     """Entra's error shape: ``error`` plus an ``AADSTS``-prefixed ``error_description``."""
-    return json_response(status, {"error": error, "error_description": description})
+    return {"error": error, "error_description": description}
+
+
+def oauth_error(status: int, error: str, description: str) -> Response:
+    return json_response(status, oauth_error_body(error, description))
 
 
 _CLAIMS = [
@@ -128,7 +132,7 @@ class EntraApp:
             with self._lock:
                 self._counts[name] += 1
             return handler(request, self.tenant, **params)
-        return json_response(404, {"error": "not_found", "error_description": request.path})
+        return oauth_error(404, "not_found", request.path)
 
 
 def _preflight() -> Response:

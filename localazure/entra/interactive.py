@@ -40,7 +40,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from werkzeug.wrappers import Request, Response
 
-from localazure.entra.app import EntraApp
+from localazure.entra.app import EntraApp, oauth_error_body
 from localazure.entra.mint import (
     API_CLIENT_ID,
     CLIENT_APP_ID,
@@ -326,7 +326,7 @@ class InteractiveSignIn:
             body = self._tokens(tenant, user, scopes, nonce)
         except OAuthError as exc:
             return _cors(
-                _json(exc.status, {"error": exc.error, "error_description": exc.description}),
+                _json(exc.status, oauth_error_body(exc.error, exc.description)),
                 origin,
             )
         return _cors(_json(200, body), origin)
@@ -482,7 +482,7 @@ def _redirect(params: dict[str, str], answer: dict[str, str]) -> Response:
 
 
 def _redirect_error(params: dict[str, str], exc: OAuthError) -> Response:
-    answer = {"error": exc.error, "error_description": exc.description}
+    answer = oauth_error_body(exc.error, exc.description)
     if "state" in params:
         answer["state"] = params["state"]
     return _redirect(params, answer)

@@ -56,6 +56,18 @@ def test_unknown_tenant_is_refused_like_entra(entra: EntraStandIn) -> None:
     assert "AADSTS90002" in response.json()["error_description"]
 
 
+def test_an_unknown_path_answers_404_in_the_oauth_error_shape(entra: EntraStandIn) -> None:
+    """A path the stand-in does not serve: 404 with the same ``error``/``error_description``
+    body (and CORS header) as every other error of the stand-in."""
+    response = _get(entra, f"{entra.authority_host}/{entra.tenant.tenant_id}/nothing/here")
+    assert response.status_code == 404
+    assert response.json() == {
+        "error": "not_found",
+        "error_description": f"/{entra.tenant.tenant_id}/nothing/here",
+    }
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+
+
 @pytest.mark.parametrize("kind", ["user", "app"])
 def test_minted_token_verifies_against_the_published_keys(entra: EntraStandIn, kind: str) -> None:
     """PyJWT, given only the served JWKS, verifies a minted token and reads Entra's claims."""
