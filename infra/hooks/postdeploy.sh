@@ -11,8 +11,13 @@ az functionapp function list --resource-group "$AZURE_RESOURCE_GROUP" \
 
 # The app's own settings, less the ones that select its managed identity: here the credential is
 # the deployer's Azure CLI login (the preflight's permission rows then describe the deployer).
+# The preflight needs the app's pinned requirements: the project's venv, never the system python3
+# (which lacks them and would fail with an ImportError that says nothing of the cause).
 PYTHON=.venv/bin/python
-[ -x "$PYTHON" ] || PYTHON=python3
+if [ ! -x "$PYTHON" ]; then
+  echo "postdeploy: $PYTHON is missing, so the preflight cannot run (the app is deployed and its triggers synced). Create the venv as the README says (python3.11 -m venv .venv && .venv/bin/pip install -r requirements.txt, or make deps), then run: azd hooks run postdeploy" >&2
+  exit 1
+fi
 settings=$(mktemp)
 trap 'rm -f "$settings"' EXIT
 az functionapp config appsettings list --resource-group "$AZURE_RESOURCE_GROUP" \

@@ -84,6 +84,32 @@ def test_hooks_run_the_preflight_and_sync_the_triggers() -> None:
     assert "/syncfunctiontriggers?api-version=" in postdeploy
 
 
+def test_postdeploy_without_the_venv_fails_saying_how_to_make_it(tmp_path: Path) -> None:
+    """No .venv: the hook stops with the command that creates it, instead of running the
+    preflight with the system python3 (which lacks the app's requirements). The Azure CLI is a
+    stand-in script that succeeds, so only the hook's own check can fail it."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    az = bin_dir / "az"
+    az.write_text("#!/bin/sh\nexit 0\n", encoding="utf-8")
+    az.chmod(0o755)
+    project = tmp_path / "project"
+    project.mkdir()
+    env = {
+        "PATH": f"{bin_dir}:/usr/bin:/bin",
+        "AZURE_FUNCTION_APP_ID": "/subscriptions/x/resourceGroups/rg/sites/f",
+        "AZURE_RESOURCE_GROUP": "rg",
+        "AZURE_FUNCTION_APP_NAME": "f",
+    }
+    script = _hook_scripts()["postdeploy"]
+    done = subprocess.run(
+        ["sh", str(script)], cwd=project, env=env, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 1
+    assert ".venv/bin/python is missing" in done.stderr
+    assert "python3.11 -m venv .venv" in done.stderr and "azd hooks run postdeploy" in done.stderr
+
+
 def _outputs() -> set[str]:
     tree = bicep.parse(bicep.MAIN_BICEP.read_bytes())
     return {
