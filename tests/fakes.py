@@ -22,7 +22,7 @@ from provisioning.bearer import SigningKeys, TokenRules, TokenValidator, issuer_
 from provisioning.due_index import DueEntry, slot_of
 from provisioning.errors import ArmCallFailed, ErrorInfo
 from provisioning.messages import ChainMessage, Delivery
-from provisioning.poison import UNREADABLE
+from provisioning.poison import UNREADABLE, handle_poison
 from provisioning.reconcile import Deps
 from provisioning.settings import Settings
 from provisioning.status import StatusRecord, iso
@@ -301,6 +301,16 @@ class World:
             clock=lambda: self.now,
             jitter=lambda: 0.0,
             requesters=self.requesters,
+        )
+
+    def poison(self, delivery: Delivery, queue_name: str = "q-poison") -> None:
+        """The poison trigger on ``delivery``, wired as the app wires it."""
+        handle_poison(
+            delivery,
+            self.status,
+            self.archive,
+            queue_name,
+            max_attempts=self.settings.rg_visibility_attempts,
         )
 
 

@@ -23,7 +23,6 @@ import pytest
 
 from provisioning.errors import ErrorInfo
 from provisioning.messages import Delivery
-from provisioning.poison import handle_poison
 from provisioning.reconcile import handle
 from provisioning.settings import Settings
 from provisioning.sweeper import SweepDeps, sweep
@@ -99,13 +98,7 @@ def _accepted_then_failed() -> None:
     # The same chain message again under another id: another delivery moved on (stale).
     handle(world.outbox.chain_delivery(0, "m3"), world.deps)
     # The failed create's message, archived by the poison trigger.
-    handle_poison(
-        Delivery("p1", world.outbox.poisoned[0], 1),
-        world.status,
-        world.archive,
-        "q",
-        max_attempts=world.settings.rg_visibility_attempts,
-    )
+    world.poison(Delivery("p1", world.outbox.poisoned[0], 1), "q")
 
 
 def _rejected() -> None:

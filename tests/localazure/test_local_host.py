@@ -14,7 +14,8 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -675,10 +676,23 @@ def test_non_none_return_fails_a_queue_invocation(
     wait_for(lambda: message_count(sender) == 0, what="the delete")
 
 
-def _tapped(app_settings: dict[str, str], azurite: Azurite, tap: Tap) -> dict[str, str]:
+@contextmanager
+def _tapped_host(
+    start_local_host: Callable[..., LocalHost],
+    app_settings: dict[str, str],
+    azurite: Azurite,
+    inspect: Callable[[SeenRequest], Answer | None],
+    **options: Any,
+) -> Iterator[LocalHost]:
+    """A host whose queue calls pass through a Tap answering with ``inspect`` (closed after)."""
     port = azurite.port("queue")
-    connection = azurite.connection_string.replace(f":{port}/", f":{tap.port}/")
-    return {**app_settings, "AzureWebJobsStorage": connection}
+    tap = Tap(port, inspect)
+    try:
+        connection = azurite.connection_string.replace(f":{port}/", f":{tap.port}/")
+        settings = {**app_settings, "AzureWebJobsStorage": connection}
+        yield start_local_host(TRIVIAL_APP, settings, **options)
+    finally:
+        tap.close()
 
 
 def _faults(
@@ -707,9 +721,7 @@ def test_polling_403_restarts_the_host(
     crash loop while it lasts), then works once the permission is back."""
     denied = Answer(403, "AuthorizationPermissionMismatch")
     inspect, seen = _faults("GET", r"/messages\?|comp=metadata|^/[^/]+/[^/]+\?$", denied, 3)
-    tap = Tap(azurite.port("queue"), inspect)
-    try:
-        host = start_local_host(TRIVIAL_APP, _tapped(app_settings, azurite, tap))
+    with _tapped_host(start_local_host, app_settings, azurite, inspect) as host:
         pid = host.pid
         wait_for(lambda: host.output.count("Host restarted") >= 2, 30, "two restarts")
         assert host.output.count(SHUTTING_DOWN) >= 2
@@ -717,8 +729,6 @@ def test_polling_403_restarts_the_host(
         sender.send_message(json.dumps({"tag": "after"}))
         wait_for(lambda: records.finished("main_queue"), 20, "a run after the restarts")
         assert host.pid == pid  # the restart is in-process, as the platform restarts the host
-    finally:
-        tap.close()
 
 
 def test_renewal_finding_the_message_gone_stops_renewing_without_a_restart(
@@ -728,11 +738,9 @@ def test_renewal_finding_the_message_gone_stops_renewing_without_a_restart(
     renewals and leaves the message alone: no escalation; still queued, it runs again."""
     gone = Answer(404, "MessageNotFound")
     inspect, seen = _faults("PUT", r"/messages/.*popreceipt=", gone, 1)
-    tap = Tap(azurite.port("queue"), inspect)
-    try:
-        host = start_local_host(
-            TRIVIAL_APP, _tapped(app_settings, azurite, tap), receive_invisibility_seconds=2
-        )
+    with _tapped_host(
+        start_local_host, app_settings, azurite, inspect, receive_invisibility_seconds=2
+    ) as host:
         sender.send_message(json.dumps({"tag": "gone", "actions": ["spin:3", "ok"]}))
         runs = wait_for(
             lambda: len(records.finished("main_queue")) == 2 and records.finished(), 40, "rerun"
@@ -741,8 +749,6 @@ def test_renewal_finding_the_message_gone_stops_renewing_without_a_restart(
         wait_for(lambda: message_count(sender) == 0, what="the second run's delete")
         assert seen and "was taken over or deleted while running" in host.output
         assert SHUTTING_DOWN not in host.output
-    finally:
-        tap.close()
 
 
 def test_delete_error_other_than_gone_restarts_the_host(
@@ -751,11 +757,9 @@ def test_delete_error_other_than_gone_restarts_the_host(
     """A 403 on the delete after success escalates; the undeleted message runs again later."""
     denied = Answer(403, "AuthorizationPermissionMismatch")
     inspect, seen = _faults("DELETE", r"/messages/", denied, 1)
-    tap = Tap(azurite.port("queue"), inspect)
-    try:
-        host = start_local_host(
-            TRIVIAL_APP, _tapped(app_settings, azurite, tap), receive_invisibility_seconds=3
-        )
+    with _tapped_host(
+        start_local_host, app_settings, azurite, inspect, receive_invisibility_seconds=3
+    ) as host:
         sender.send_message(json.dumps({"tag": "twice"}))
         runs = wait_for(
             lambda: len(records.finished("main_queue")) == 2 and records.finished(), 30, "rerun"
@@ -763,8 +767,6 @@ def test_delete_error_other_than_gone_restarts_the_host(
         assert [r["dequeue_count"] for r in runs] == [1, 2]
         assert seen and SHUTTING_DOWN in host.output and "Host restarted" in host.output
         wait_for(lambda: message_count(sender) == 0, what="the second delete")
-    finally:
-        tap.close()
 
 
 @pytest.mark.parametrize(
@@ -781,16 +783,12 @@ def test_renewal_error_restarts_the_host(
     """An error renewing a running message's invisibility, a 5xx included (the extension's
     renewal command rethrows it), shuts the host down; the running function still completes."""
     inspect, seen = _faults("PUT", r"/messages/.*popreceipt=", answer, 1000)
-    tap = Tap(azurite.port("queue"), inspect)
-    try:
-        host = start_local_host(
-            TRIVIAL_APP, _tapped(app_settings, azurite, tap), receive_invisibility_seconds=2
-        )
+    with _tapped_host(
+        start_local_host, app_settings, azurite, inspect, receive_invisibility_seconds=2
+    ) as host:
         spin = 75 if answer.status >= 500 else 3
         sender.send_message(json.dumps({"tag": "renew", "actions": [f"spin:{spin}", "ok"]}))
         wait_for(lambda: SHUTTING_DOWN in host.output, spin + 30, "the escalation")
         assert seen
         wait_for(lambda: records.finished("main_queue"), spin + 30, "the run to end")
         wait_for(lambda: "Host restarted" in host.output, 30, "the restart")
-    finally:
-        tap.close()

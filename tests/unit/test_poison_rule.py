@@ -10,7 +10,6 @@ from dataclasses import replace
 from provisioning.contract import example_request, parse_request
 from provisioning.errors import ErrorInfo
 from provisioning.messages import Delivery
-from provisioning.poison import handle_poison
 from provisioning.reconcile import handle
 from provisioning.status import Phase, StatusRecord
 from tests.fakes import World
@@ -33,13 +32,7 @@ def _record(world: World) -> StatusRecord:
 
 
 def _poison(world: World, delivery: Delivery) -> None:
-    handle_poison(
-        replace(delivery, dequeue_count=1),
-        world.status,
-        world.archive,
-        "q-poison",
-        max_attempts=world.settings.rg_visibility_attempts,
-    )
+    world.poison(replace(delivery, dequeue_count=1))
 
 
 def test_a_done_steps_message_poisoned_later_leaves_the_live_run_alone() -> None:

@@ -21,7 +21,7 @@ import pytest
 
 from provisioning.errors import ErrorInfo
 from provisioning.messages import ChainMessage, Delivery
-from provisioning.poison import HOST_GAVE_UP, UNREADABLE, handle_poison
+from provisioning.poison import HOST_GAVE_UP, UNREADABLE
 from provisioning.reconcile import handle
 from provisioning.status import Phase, StatusRecord
 from tests.fakes import MemoryStatusStore, World
@@ -352,7 +352,7 @@ def test_poison_trigger(state: str, message: str, ends: Ends, reason: str) -> No
         before = world.status.records[REQUEST_ID]
     delivery = MESSAGES[message](before or NEVER_STORED)
 
-    handle_poison(delivery, world.status, world.archive, "q-poison", max_attempts=MAX_ATTEMPTS)
+    world.poison(delivery)
 
     [row] = world.archive.rows
     assert row["PartitionKey"] == REQUEST_ID
@@ -373,13 +373,7 @@ def test_poison_trigger(state: str, message: str, ends: Ends, reason: str) -> No
 def test_poison_trigger_archives_an_unreadable_body_under_its_own_key() -> None:
     """Text that is not base64 has no request: archived under _unreadable, nothing written."""
     world = _world(race=False)
-    handle_poison(
-        Delivery("m-x", b"not base64!", 3),
-        world.status,
-        world.archive,
-        "q-poison",
-        max_attempts=MAX_ATTEMPTS,
-    )
+    world.poison(Delivery("m-x", b"not base64!", 3))
     [row] = world.archive.rows
     assert row["PartitionKey"] == UNREADABLE
     assert row["reason"].startswith("InvalidRequest")

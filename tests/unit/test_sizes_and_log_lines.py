@@ -17,7 +17,6 @@ import pytest
 from provisioning.contract import MAX_MESSAGE_BYTES, example_request, parse_request
 from provisioning.errors import MAX_ERROR_BYTES, MAX_PROBLEMS_SHOWN, InvalidRequest
 from provisioning.messages import Delivery
-from provisioning.poison import handle_poison
 from provisioning.reconcile import handle
 from provisioning.status import StatusRecord
 from provisioning.table_limits import (
@@ -178,13 +177,7 @@ def test_a_field_name_cannot_forge_a_log_line(caplog: pytest.LogCaptureFixture) 
     caplog.set_level(logging.INFO)
     world = World(make_settings(), T0)
     handle(Delivery(id="m1", wire=wire, dequeue_count=1), world.deps)
-    handle_poison(
-        Delivery(id="p1", wire=wire, dequeue_count=1),
-        world.status,
-        world.archive,
-        "q",
-        max_attempts=world.settings.rg_visibility_attempts,
-    )
+    world.poison(Delivery(id="p1", wire=wire, dequeue_count=1), "q")
     formatter = logging.Formatter("[%(asctime)s] %(name)s %(levelname)s %(message)s")
     lines = "\n".join(formatter.format(r) for r in caplog.records).splitlines()
     assert len(lines) == len(caplog.records) >= 2
