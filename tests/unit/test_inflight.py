@@ -5,18 +5,23 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import uuid
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
+import pytest
+
 from provisioning.contract import example_request
+from provisioning.errors import ErrorInfo
+from provisioning.identity import QUEUE_KEY, Requester
 from provisioning.inflight import GRACE, take_slot
 from provisioning.messages import Delivery
 from provisioning.reconcile import handle
-from provisioning.status import Phase
+from provisioning.status import Phase, StatusRecord
 from tests.fakes import MemoryRequesterIndex, MemoryStatusStore, World
-from tests.unit.factories import SUBSCRIPTION, T0, make_record, make_settings
+from tests.unit.factories import SUBSCRIPTION, T0, make_record, make_request, make_settings
 
 KEY = "0a1b2c3d-0000-4000-8000-00000000a11c"
 
@@ -155,3 +160,73 @@ def test_queue_requests_are_held_to_the_global_vm_sizes() -> None:
     )
     assert _error_code(world, request_id) == "VmSizeNotAllowed"
     assert not world.arm.calls
+
+
+# --- a re-drive holds a slot of the request's own requester ----------------------------------
+
+ALICE = Requester("user", KEY, "t", "alice@contoso.example")
+
+
+def _failed_of(world: World, requester: Requester) -> tuple[StatusRecord, Delivery]:
+    """A request of ``requester`` whose run 1 failed, and the re-drive of its payload."""
+    request = make_request()
+    record = StatusRecord.accepted(
+        request, advanced_by="m-run-1", now=T0, chain="c" * 32, requested_by=requester
+    )
+    failed = replace(record, phase=Phase.FAILED, step=3, error=ErrorInfo("QuotaExceeded", "x"))
+    world.status.seed(failed)
+    wire = base64.b64encode(json.dumps(request.to_dict()).encode())
+    stored = world.status.get(request.request_id)
+    assert stored is not None
+    return stored, Delivery(id="m-redrive", wire=wire, dequeue_count=1)
+
+
+def test_a_redrive_holds_a_slot_of_its_requester_not_of_the_queue() -> None:
+    """The "$queue" slots are full, Alice's are not: her failed request is re-driven (run 2),
+    on a slot of hers; the queue's slots are untouched."""
+    world = World(
+        settings=make_settings(
+            REQUEST_POLICY='{"$queue": {"max_in_flight": 1}}', MAX_IN_FLIGHT_PER_REQUESTER="2"
+        ),
+        now=T0,
+    )
+    world.arm.group_state_after_create = "Creating"  # keeps requests live
+    queued = _deliver(world, resource_group="rg-queue")
+    failed, redrive = _failed_of(world, ALICE)
+
+    handle(redrive, world.deps)
+
+    after = world.status.get(failed.request_id)
+    assert after is not None
+    assert (after.run, after.phase.terminal, after.requested_by) == (2, False, ALICE)
+    assert [s.request_id for s in world.requesters.slots(KEY)] == [failed.request_id]
+    assert [s.request_id for s in world.requesters.slots(QUEUE_KEY)] == [queued]
+
+
+def test_a_redrive_over_its_requesters_quota_is_refused_and_loses_nothing(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """MAX_IN_FLIGHT_PER_REQUESTER 1 and Alice has a live request: the re-drive is refused
+    TooManyRequestsInFlight (logged under her oid, the message archived), the failed record
+    stays exactly as it was, no ARM call; once her live request ends, the re-drive goes."""
+    world = World(settings=make_settings(MAX_IN_FLIGHT_PER_REQUESTER="1"), now=T0)
+    (live_id,) = ids(1)
+    world.status.seed(make_record(request_id=live_id, requested_by=ALICE))
+    assert take_slot(world.requesters, world.status, KEY, live_id, 1, T0)
+    failed, redrive = _failed_of(world, ALICE)
+    caplog.set_level(logging.INFO, logger="provisioning")
+
+    handle(redrive, world.deps)
+
+    assert world.status.get(failed.request_id) == failed
+    assert world.outbox.poisoned == [redrive.wire]
+    assert not world.arm.calls and not world.outbox.chained
+    assert "TooManyRequestsInFlight" in caplog.text and KEY in caplog.text
+    assert [s.request_id for s in world.requesters.slots(KEY)] == [live_id]
+
+    live = world.status.get(live_id)
+    assert live is not None
+    world.status.replace(replace(live, phase=Phase.SUCCEEDED))
+    handle(replace(redrive, id="m-redrive-again"), world.deps)
+    after = world.status.get(failed.request_id)
+    assert after is not None and after.run == 2 and not after.phase.terminal

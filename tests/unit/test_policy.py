@@ -8,12 +8,14 @@ from typing import Any
 import pytest
 
 from provisioning.decisions import policy_error
-from provisioning.policy import limits_for_queue, limits_for_roles
+from provisioning.identity import QUEUE, Requester
+from provisioning.policy import limits_for_queue, limits_for_redrive, limits_for_roles
 from provisioning.settings import Settings, SettingsError
 from tests.unit.factories import OTHER_SUBSCRIPTION, SUBSCRIPTION, make_request
 
 REQUEST = "Provisioning.Request"
 GPU = "Provisioning.Gpu"
+ALICE = Requester("user", "0a1b2c3d-0000-4000-8000-00000000a11c", "t", "alice@contoso.example")
 
 
 def settings(policy: dict[str, Any] | None = None, **env: str) -> Settings:
@@ -178,3 +180,23 @@ def test_queue_rule_false_refuses_and_max_in_flight_applies_only_when_set() -> N
     assert queue is not None
     assert queue.max_in_flight == 2
     assert queue.vm_sizes == frozenset({"standard_d4s_v5"})
+
+
+@pytest.mark.parametrize(
+    ("policy", "requester", "limit"),
+    [
+        ({}, ALICE, 5),  # MAX_IN_FLIGHT_PER_REQUESTER's default
+        ({REQUEST: {"max_in_flight": 2}}, ALICE, 5),  # no token: her roles are unknown
+        ({"$queue": {"max_in_flight": 2}}, QUEUE, 2),
+        ({}, QUEUE, None),  # queue messages are limited only when "$queue" says so
+        ({"$queue": False}, QUEUE, None),
+    ],
+)
+def test_a_redrive_is_held_to_its_requesters_in_flight_limit(
+    policy: dict[str, Any], requester: Requester, limit: int | None
+) -> None:
+    """A re-drive carries no token: a user or app is held to MAX_IN_FLIGHT_PER_REQUESTER (the cap
+    of every rule); a queue request to the "$queue" rule's max_in_flight, if it sets one."""
+    rules = settings(policy)
+    held = limits_for_redrive(requester, rules.request_policy, rules.global_limits)
+    assert held.max_in_flight == limit

@@ -20,6 +20,8 @@ from enum import Enum
 import pytest
 
 from provisioning.errors import ErrorInfo
+from provisioning.decisions import app_tags
+from provisioning.identity import QUEUE, Requester
 from provisioning.messages import ChainMessage, Delivery
 from provisioning.poison import HOST_GAVE_UP, UNREADABLE
 from provisioning.reconcile import handle
@@ -59,6 +61,7 @@ def _accepted(**changes: object) -> StatusRecord:
 
 
 FAILED_ERROR = ErrorInfo("QuotaExceeded", "no cores left")
+ALICE = Requester("user", "0a1b2c3d-0000-4000-8000-00000000a11c", "t", "alice@contoso.example")
 STATES: dict[str, StatusRecord | None] = {
     "none": None,
     # The SPA's message inserted the record and its invocation died before committing step 0.
@@ -75,6 +78,8 @@ STATES: dict[str, StatusRecord | None] = {
     ),
     "succeeded": _accepted(phase=Phase.SUCCEEDED, step=7),
     "failed": _accepted(phase=Phase.FAILED, step=4, error=FAILED_ERROR),
+    # Came through the HTTP front door (a verified requester), then failed.
+    "failed-http": _accepted(phase=Phase.FAILED, step=4, error=FAILED_ERROR, requested_by=ALICE),
     # Refused on arrival by the SPA message itself (a setting disallowed it then).
     "rejected": StatusRecord.rejected(
         REQUEST,
@@ -128,6 +133,7 @@ class Effect(Enum):
     HANDOFF_DONE = "redelivered after the final commit: nothing left to send"
     LOST_RACE = "another writer committed first: the ETag refused ours, no send"
     REDRIVE_LOST_RACE = "the re-drive's replace was refused: nothing else"
+    REFUSED = "refused on arrival: a failed record if none existed, poisoned, no ARM call"
 
 
 @dataclass(frozen=True)
@@ -136,10 +142,11 @@ class Row:
     message: str
     effect: Effect
     race: bool = False  # another writer commits between this step's read and its write
+    policy: str = "default"
 
     @property
     def id(self) -> str:
-        return f"{self.state}-x-{self.message}{'-raced' if self.race else ''}"
+        return f"{self.state}-x-{self.message}{'-raced' if self.race else ''}-{self.policy}"
 
 
 # state x message -> effect; "raced": another delivery commits between this one's read and write.
@@ -187,12 +194,32 @@ TABLE = """
     failed        chain-redelivered   HANDOFF_POISON
     failed        chain-stale-run     STALE
     failed        spa-new-id          REDRIVE_LOST_RACE raced
+    failed-http   spa-new-id          REDRIVE           # `python -m provisioning redrive`
+    failed-http   spa-other-payload   CONFLICT
+    failed-http   chain-redelivered   HANDOFF_POISON
     rejected      spa-same-id         HANDOFF_POISON
     rejected      spa-new-id          REDRIVE
     rejected      spa-other-payload   CONFLICT
 """
+# The same table under REQUEST_POLICY {"$queue": false}: the "$queue" rule judges only a request
+# that no run ever admitted. A duplicate, a redelivery, a re-drive of a failed run (whoever sent
+# it first) are not new requests, so they keep their effect.
+POLICIES = {"default": {}, "queue-off": {"REQUEST_POLICY": '{"$queue": false}'}}
+REFUSED_WHEN_QUEUE_IS_OFF = {
+    ("none", "spa-same-id"),  # a new request
+    ("rejected", "spa-new-id"),  # refused on arrival, sent again: never admitted
+}
 ROWS = [
-    Row(state, message, Effect[effect], race == ["raced"])
+    Row(
+        state,
+        message,
+        Effect.REFUSED
+        if policy == "queue-off" and (state, message) in REFUSED_WHEN_QUEUE_IS_OFF
+        else Effect[effect],
+        race == ["raced"],
+        policy,
+    )
+    for policy in POLICIES
     for state, message, effect, *race in (
         line.split("#")[0].split() for line in TABLE.strip().splitlines()
     )
@@ -209,6 +236,7 @@ LOG_LINES = {
     E.LOST_RACE: "another delivery advanced this request first",
     E.REDRIVE: "re-driven as run",
     E.REDRIVE_LOST_RACE: "re-drive lost a race",
+    E.REFUSED: "rejected: DirectQueueRequestsRefused",
 }
 
 
@@ -221,19 +249,21 @@ class RacingStatusStore(MemoryStatusStore):
         return super().replace(record)
 
 
-def _world(race: bool) -> World:
-    world = World(settings=make_settings(), now=T0)
+def _world(race: bool, policy: str = "default", owner: StatusRecord | None = None) -> World:
+    world = World(settings=make_settings(**POLICIES[policy]), now=T0)
     if race:
         world.status = RacingStatusStore()
-    world.arm.groups["rg-team-a"] = group()  # visible and ours: a step can go on to AKS
+    # Visible and made for this request's requester: a step can go on to AKS.
+    tags = app_tags(REQUEST_ID, owner.requested_by if owner else QUEUE)
+    world.arm.groups["rg-team-a"] = group(tags=tags)
     return world
 
 
 @pytest.mark.parametrize("row", ROWS, ids=[row.id for row in ROWS])
 def test_reconcile_step(row: Row, caplog: pytest.LogCaptureFixture) -> None:
     """One (record state, message kind) pair has exactly the effect its row names."""
-    world = _world(row.race)
     before = STATES[row.state]
+    world = _world(row.race, row.policy, before)
     if before is not None:
         world.status.seed(before)
         before = world.status.records[REQUEST_ID]  # with the ETag the table gave it
@@ -248,6 +278,9 @@ def test_reconcile_step(row: Row, caplog: pytest.LogCaptureFixture) -> None:
         assert LOG_LINES[row.effect] in caplog.text
     if row.effect in (E.NEW, E.STEP, E.REDRIVE):
         _ran_a_step(row.effect, before, after, delivery, world)
+        return
+    if row.effect is E.REFUSED:
+        _refused(before, after, delivery, world)
         return
     assert not world.outbox.poisoned or row.effect in (E.CONFLICT, E.HANDOFF_POISON)
     if row.effect is E.LOST_RACE:
@@ -292,10 +325,25 @@ def _ran_a_step(
         assert after.run == (1 if before is None else before.run + 1)
         assert after.step == 1
         assert before is None or after.chain != before.chain
+    if before is not None:
+        assert after.requested_by == before.requested_by  # a re-drive is still theirs
     assert [(m.run, m.chain, m.step) for m, _ in world.outbox.chained] == [
         (after.run, after.chain, after.step)
     ]
     assert not world.outbox.poisoned
+
+
+def _refused(
+    before: StatusRecord | None, after: StatusRecord | None, delivery: Delivery, world: World
+) -> None:
+    assert not world.arm.calls
+    assert not world.outbox.chained
+    assert world.outbox.poisoned == [delivery.wire]
+    assert after is not None and after.phase is Phase.FAILED
+    if before is None:
+        assert after.error is not None and after.error.code == "DirectQueueRequestsRefused"
+    else:
+        assert after == before  # the failed record already there is kept as it was
 
 
 # --- the poison trigger -------------------------------------------------------------------
