@@ -2,6 +2,8 @@
 
 The same checks for both doors: the HTTP front door (a verified caller, the rule of their app
 roles) and a message dropped on the queue (the ``"$queue"`` rule, all such messages together).
+Only a request no run ever admitted is judged; a re-drive of a failed run is not judged again,
+but holds an in-flight slot of the request's own requester (``admit_redrive``).
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ from provisioning.decisions import policy_error
 from provisioning.errors import ErrorInfo, TerminalError
 from provisioning.identity import QUEUE_KEY
 from provisioning.inflight import take_slot
-from provisioning.policy import Limits, limits_for_queue
+from provisioning.policy import Limits, limits_for_queue, limits_for_redrive
 from provisioning.ports import RequesterIndex, StatusStore
 from provisioning.settings import Settings
+from provisioning.status import StatusRecord
 
 ALL_KEY = "$all"  # the listing of every request, for Provisioning.ReadAll
 
@@ -43,8 +46,38 @@ def admit(
     refused = policy_error(request, settings, limits)
     if refused is not None:
         return refused
+    return hold_slot(limits, key, request.request_id, requesters=requesters, status=status, now=now)
+
+
+def admit_redrive(
+    record: StatusRecord,
+    *,
+    settings: Settings,
+    requesters: RequesterIndex,
+    status: StatusStore,
+    now: datetime,
+) -> TooManyRequestsInFlight | None:
+    """A new run of an admitted request that failed: its payload is not judged again (accepted
+    means accepted), but the run is its requester's work, so it holds one of their slots."""
+    requester = record.requested_by
+    limits = limits_for_redrive(requester, settings.request_policy, settings.global_limits)
+    return hold_slot(
+        limits, requester.key, record.request_id, requesters=requesters, status=status, now=now
+    )
+
+
+def hold_slot(
+    limits: Limits,
+    key: str,
+    request_id: str,
+    *,
+    requesters: RequesterIndex,
+    status: StatusStore,
+    now: datetime,
+) -> TooManyRequestsInFlight | None:
+    """None once ``request_id`` holds one of ``key``'s in-flight slots (or none is needed)."""
     limit = limits.max_in_flight
-    if limit is None or take_slot(requesters, status, key, request.request_id, limit, now):
+    if limit is None or take_slot(requesters, status, key, request_id, limit, now):
         return None
     who = "direct queue messages together" if key == QUEUE_KEY else "this requester"
     return TooManyRequestsInFlight(
@@ -53,6 +86,17 @@ def admit(
             f"{limit} requests of {who} are already in flight (rule: {limits.source}); "
             "try again once one has succeeded or failed",
         )
+    )
+
+
+def queue_admits_outright(request: ClusterRequest, settings: Settings) -> bool:
+    """Whether the ``"$queue"`` rule admits ``request`` with no I/O: it allows it and sets no
+    quota. Only then may a queue message insert its record before knowing whether it is new."""
+    limits = limits_for_queue(settings.request_policy, settings.global_limits)
+    return (
+        limits is not None
+        and limits.max_in_flight is None
+        and policy_error(request, settings, limits) is None
     )
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from provisioning.contract import parse_request
 from provisioning.errors import InvalidRequest
+from provisioning.front_door import ROUTE
 from provisioning.messages import decode_wire
 from provisioning.poison import wire_of
 from provisioning.settings import Settings
@@ -32,10 +33,13 @@ def submit(
 
 
 def redrive(request_id: str, *, env: Mapping[str, str], settings: Settings | None = None) -> str:
-    """Send a failed request's accepted payload again: a new run with fresh budgets.
+    """Send a failed request's accepted payload again, for a new run with fresh budgets.
 
     Works from the status record (the accepted payload) or, for a request that was never
-    accepted, from its archived poison body. Returns what was done, for the operator.
+    accepted, from its archived poison body. Returns what was done, for the operator: the
+    message was sent; whether it runs is the worker's decision (a requester's full in-flight
+    quota refuses it, and the status record then stays as it was), so the answer says where
+    to watch.
     """
     settings = settings or Settings.from_env(env)
     storage = StorageConnection.from_env(env)
@@ -52,7 +56,7 @@ def redrive(request_id: str, *, env: Mapping[str, str], settings: Settings | Non
     if body is None:
         return f"no accepted payload or archived request body for {request_id}"
     storage.queue(settings.queue_name).send_message(body)
-    return f"request {request_id} re-driven"
+    return f"request {request_id} sent for re-drive; watch GET {ROUTE}/{request_id}"
 
 
 def _archived_payload(archive: PoisonArchive, request_id: str) -> str | None:

@@ -38,6 +38,31 @@ class Visibility(Enum):
     NOT_VISIBLE = "not_visible"
 
 
+class Arrival(Enum):
+    """What a request payload arriving on the queue is, given the request's status record."""
+
+    CONFLICT = "another payload holds this request_id"
+    RESUME = "this message inserted the record and died before step 0's commit"
+    REDELIVERED = "this message made the record's last write: finish its hand-off"
+    REDRIVE = "a failed run of an admitted request: a new run, on its requester's slot"
+    READMIT = "refused on arrival and sent again: never admitted, so judged as new"
+    DUPLICATE = "the same request while it is live or succeeded: nothing to do"
+
+
+def arrival(record: StatusRecord, fingerprint: str, message_id: str) -> Arrival:
+    """A payload (of ``fingerprint``, in the queue message ``message_id``) for a request that
+    has a record. Besides a new one, only a request no run ever admitted (READMIT) is judged by
+    the ``"$queue"`` rule; a duplicate, a redelivery or a re-drive of a failed run is not."""
+    if record.fingerprint != fingerprint:
+        return Arrival.CONFLICT
+    if record.advanced_by == message_id:
+        resumable = record.step == 0 and not record.phase.terminal
+        return Arrival.RESUME if resumable else Arrival.REDELIVERED
+    if record.phase is Phase.FAILED:
+        return Arrival.REDRIVE if record.admitted else Arrival.READMIT
+    return Arrival.DUPLICATE
+
+
 def app_tags(request_id: str, requester: Requester = QUEUE) -> dict[str, str]:
     """The tags that mark what this app created, for which request and for whom."""
     return {MANAGED_BY_TAG: MANAGED_BY, REQUEST_ID_TAG: request_id, REQUESTED_BY_TAG: requester.key}

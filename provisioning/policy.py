@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from provisioning.contract import canonical_uuid, normalise_location
-from provisioning.identity import ROLE_REQUEST
+from provisioning.identity import ROLE_REQUEST, Requester
 
 T = TypeVar("T")
 QUEUE_RULE = "$queue"
@@ -143,6 +143,23 @@ def limits_for_queue(policy: RequestPolicy, caps: Limits) -> Limits | None:
     if policy.queue is None:
         return None
     return _merge([policy.queue], caps, "REQUEST_POLICY ['$queue']", per_requester=False)
+
+
+def limits_for_redrive(requester: Requester, policy: RequestPolicy, caps: Limits) -> Limits:
+    """The in-flight limit a re-drive of ``requester``'s failed request is held to.
+
+    Only ``max_in_flight`` matters: the payload was admitted once and is not judged again. A
+    re-drive carries no token, so a user's or app's roles are unknown: they are held to
+    ``MAX_IN_FLIGHT_PER_REQUESTER``, the cap of every requester's rule. A queue request keeps
+    the ``"$queue"`` rule's ``max_in_flight`` (none when it sets none, or is false).
+    """
+    if requester.kind != "queue":
+        return replace(
+            caps,
+            source="MAX_IN_FLIGHT_PER_REQUESTER (a re-drive carries no token, so no roles)",
+        )
+    queue = limits_for_queue(policy, caps)
+    return queue or replace(caps, max_in_flight=None, source="REQUEST_POLICY ['$queue']: false")
 
 
 def _combined(

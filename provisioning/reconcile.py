@@ -14,7 +14,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from provisioning.admission import ALL_KEY, admit_queue_message
+from provisioning.admission import (
+    ALL_KEY,
+    admit_queue_message,
+    admit_redrive,
+    queue_admits_outright,
+)
 from provisioning.contract import (
     ClusterRequest,
     parse_request,
@@ -22,10 +27,12 @@ from provisioning.contract import (
     readable_request_id,
 )
 from provisioning.decisions import (
+    Arrival,
     Outcome,
     after_check,
     after_transient,
     after_watch,
+    arrival,
     back_to_visibility,
     cluster_body,
     cluster_started,
@@ -101,71 +108,130 @@ def _json_or_none(body: bytes) -> object:
 
 
 def _handle_request(delivery: Delivery, deps: Deps) -> None:
-    settings = deps.settings
     try:
-        request = parse_request(delivery.body, max_node_count=settings.max_node_count)
+        request = parse_request(delivery.body, max_node_count=deps.settings.max_node_count)
     except InvalidRequest as exc:
         _reject(delivery, exc, exc.request_id or readable_request_id(delivery.body), deps)
         return
-    refused = admit_queue_message(
-        request,
-        settings=settings,
-        requesters=deps.requesters,
-        status=deps.status,
-        now=deps.clock(),
-    )
+    # Only a new request is judged by the "$queue" rule. When the rule admits it with no I/O,
+    # insert first: a new request (the common case) costs one table call, not a read and then
+    # an insert; a duplicate, redelivery or re-drive reads the record after the conflict.
+    # Otherwise (refused, or a quota slot to take) read first, to know whether it is new.
+    if queue_admits_outright(request, deps.settings):
+        if not _start_new(request, delivery, deps):
+            _arrived(_existing(request.request_id, deps), request, delivery, deps)
+        return
+    record = deps.status.get(request.request_id)
+    if record is None:
+        _admit_new(request, delivery, deps)
+    else:
+        _arrived(record, request, delivery, deps)
+
+
+def _admit_new(request: ClusterRequest, delivery: Delivery, deps: Deps) -> None:
+    refused = _admit_queue_message(request, deps)
     if refused is not None:
         _reject(delivery, refused, request.request_id, deps, request)
-        return
-    # Insert first: a new request (the common case) costs one table call, not a read and then
-    # an insert; a duplicate, redelivery or re-drive reads the record after the conflict.
+    elif not _start_new(request, delivery, deps):  # a concurrent delivery inserted it first
+        _arrived(_existing(request.request_id, deps), request, delivery, deps)
+
+
+def _start_new(request: ClusterRequest, delivery: Delivery, deps: Deps) -> bool:
+    """Insert an admitted request's first record and run its first step; False when a record
+    for its request_id exists already."""
     try:
         stored = deps.status.insert(_new_record(request, delivery, deps, run=1))
     except TooLargeToStore as exc:  # never for a contract-valid body; refused, not a 400 loop
         _reject(delivery, exc, request.request_id, deps)
-        return
-    if stored is not None:
-        deps.requesters.note(ALL_KEY, stored.request_id, stored.created_at)
-        _run_step(stored, request, delivery, deps)
-        return
-    record = deps.status.get(request.request_id)
+        return True
+    if stored is None:
+        return False
+    deps.requesters.note(ALL_KEY, stored.request_id, stored.created_at)
+    _run_step(stored, request, delivery, deps)
+    return True
+
+
+def _existing(request_id: str, deps: Deps) -> StatusRecord:
+    record = deps.status.get(request_id)
     if record is None:
-        raise RuntimeError(f"status record {request.request_id} vanished after a conflict")
-    if record.fingerprint != request.fingerprint():
-        _log(
-            record,
-            "rejected: RequestIdConflict: a live request has this request_id with a "
-            "different payload; it is left untouched",
-            logging.ERROR,
-            "RequestIdConflict",
-        )
-        deps.outbox.send_poison(delivery.wire)
-        return
-    if record.advanced_by == delivery.id:
-        if record.step == 0 and not record.phase.terminal:
-            _run_step(record, request, delivery, deps)
+        raise RuntimeError(f"status record {request_id} vanished after a conflict")
+    return record
+
+
+def _arrived(record: StatusRecord, request: ClusterRequest, delivery: Delivery, deps: Deps) -> None:
+    """A payload for a request that has a record: what it is (``arrival``) says what it does."""
+    kind = arrival(record, request.fingerprint(), delivery.id)
+    if kind is Arrival.CONFLICT:
+        conflict = ErrorInfo("RequestIdConflict", "another payload holds this request_id")
+        _turn_away(record, "rejected", conflict, delivery, deps)
+    elif kind is Arrival.RESUME:
+        _run_step(record, request, delivery, deps)
+    elif kind is Arrival.REDELIVERED:
+        _redelivered(record, delivery, deps)
+    elif kind is Arrival.DUPLICATE:
+        _log(record, "duplicate request ignored: this request_id is already " + record.phase.value)
+    elif kind is Arrival.READMIT:  # refused on arrival before: judged as the new request it is
+        refused = _admit_queue_message(request, deps)
+        if refused is None:
+            _redrive(record, request, delivery, deps)
         else:
-            _redelivered(record, delivery, deps)
-        return
-    if record.phase is Phase.FAILED:
-        fresh = _new_record(request, delivery, deps, run=record.run + 1)
-        redriven = deps.status.replace(
-            replace(
-                fresh,
-                created_at=record.created_at,
-                etag=record.etag,
-                resource_group_id=record.resource_group_id,
-                cluster_id=record.cluster_id,
-                requested_by=record.requested_by,
-            )
+            _reject(delivery, refused, request.request_id, deps, request)
+    else:  # a re-drive: not judged again, but it runs on a slot of the request's requester
+        busy = admit_redrive(
+            record,
+            settings=deps.settings,
+            requesters=deps.requesters,
+            status=deps.status,
+            now=deps.clock(),
         )
-        if redriven is None:
-            _log(record, "re-drive lost a race with another delivery; stopping")
-            return
-        _log(redriven, f"re-driven as run {redriven.run}")
-        _run_step(redriven, request, delivery, deps)
+        if busy is None:
+            _redrive(record, request, delivery, deps)
+        else:
+            _turn_away(record, "re-drive refused", busy.info, delivery, deps)
+
+
+def _admit_queue_message(request: ClusterRequest, deps: Deps) -> TerminalError | None:
+    return admit_queue_message(
+        request,
+        settings=deps.settings,
+        requesters=deps.requesters,
+        status=deps.status,
+        now=deps.clock(),
+    )
+
+
+def _redrive(record: StatusRecord, request: ClusterRequest, delivery: Delivery, deps: Deps) -> None:
+    """A new run of a failed request, with fresh budgets; still its requester's request."""
+    fresh = _new_record(request, delivery, deps, run=record.run + 1)
+    redriven = deps.status.replace(
+        replace(
+            fresh,
+            created_at=record.created_at,
+            etag=record.etag,
+            resource_group_id=record.resource_group_id,
+            cluster_id=record.cluster_id,
+            requested_by=record.requested_by,
+        )
+    )
+    if redriven is None:
+        _log(record, "re-drive lost a race with another delivery; stopping")
         return
-    _log(record, "duplicate request ignored: this request_id is already " + record.phase.value)
+    _log(redriven, f"re-driven as run {redriven.run}")
+    _run_step(redriven, request, delivery, deps)
+
+
+def _turn_away(
+    record: StatusRecord, what: str, info: ErrorInfo, delivery: Delivery, deps: Deps
+) -> None:
+    """Refuse a payload whose request has a record: the record stays as it was; the reason is
+    logged under its requester and the message goes to the poison archive."""
+    _log(
+        record,
+        f"{what}: {info.code}: {info.message}; the record is left as it was",
+        logging.ERROR,
+        info.code,
+    )
+    deps.outbox.send_poison(delivery.wire)
 
 
 def _handle_chain(chain: ChainMessage, delivery: Delivery, deps: Deps) -> None:

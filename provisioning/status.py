@@ -119,6 +119,12 @@ class StatusRecord:
         )
 
     @property
+    def admitted(self) -> bool:
+        """Whether a run was ever started for this request (it was admitted): every run has a
+        chain token, and a record written on refusal (``rejected``) has none."""
+        return bool(self.chain)
+
+    @property
     def cluster_ref(self) -> ClusterRef:
         return ClusterRef(self.subscription_id, self.resource_group, self.cluster_name)
 

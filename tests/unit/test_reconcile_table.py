@@ -19,8 +19,8 @@ from enum import Enum
 
 import pytest
 
-from provisioning.errors import ErrorInfo
 from provisioning.decisions import app_tags
+from provisioning.errors import ErrorInfo
 from provisioning.identity import QUEUE, Requester
 from provisioning.messages import ChainMessage, Delivery
 from provisioning.poison import HOST_GAVE_UP, UNREADABLE
