@@ -241,6 +241,15 @@ class InteractiveSignIn:
 
     def _authorize_page(self, request: Request, tenant: Tenant) -> Response:
         params = dict(request.args.items())
+        refused = self._authorize_refusal(params)
+        if refused is not None:
+            return refused
+        return _login_form(request.query_string.decode("ascii"), params.get("login_hint", ""))
+
+    def _authorize_refusal(self, params: dict[str, str]) -> Response | None:
+        """What the authorize page and the sign-in form answer to bad parameters, or None: an
+        error page for an unknown client or redirect URI (nowhere safe to redirect to), else a
+        redirect carrying the OAuth error."""
         problem = self._checked_client(params)
         if problem:
             return _page("Sign in", f"<p class=error>{html.escape(problem)}</p>", 400)
@@ -248,7 +257,7 @@ class InteractiveSignIn:
             self._validate_authorize(params)
         except OAuthError as exc:
             return _redirect_error(params, exc)
-        return _login_form(request.query_string.decode("ascii"), params.get("login_hint", ""))
+        return None
 
     def _validate_authorize(self, params: dict[str, str]) -> _Resource:
         if params.get("response_type") != "code":
@@ -261,13 +270,9 @@ class InteractiveSignIn:
     def _sign_in(self, request: Request, tenant: Tenant) -> Response:
         query = request.form.get("query", "")
         params = dict(parse_qsl(query))
-        problem = self._checked_client(params)
-        if problem:
-            return _page("Sign in", f"<p class=error>{html.escape(problem)}</p>", 400)
-        try:
-            self._validate_authorize(params)
-        except OAuthError as exc:
-            return _redirect_error(params, exc)
+        refused = self._authorize_refusal(params)
+        if refused is not None:
+            return refused
         username = request.form.get("loginfmt", "").strip()
         user = self.users.get(username.lower())
         if user is None or not secrets.compare_digest(
