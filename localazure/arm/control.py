@@ -238,9 +238,7 @@ class ScenarioControl:
         """ARM reads (GET/HEAD) of a group answer 404 ``ResourceGroupNotFound`` during each
         ``(start, end)`` window, in seconds from the group's creation, and see it between them
         (visible, 404, visible). ``group=None`` sets the default for new groups."""
-        flap = Flap(tuple((float(a), float(b)) for a, b in windows))
-        with self._store.lock:
-            self._set_flap(flap, group, subscription, aks=False)
+        self._set_flap(windows, group, subscription, aks=False)
 
     def set_aks_flap(
         self,
@@ -252,24 +250,31 @@ class ScenarioControl:
         """The AKS provider does not see a group during each ``(start, end)`` window (seconds
         from its creation), separately from ARM reads; how it says so follows ``set_aks_lag``'s
         ``mode`` (default: an immediate 404 ``ResourceGroupNotFound`` on the PUT)."""
+        self._set_flap(windows, group, subscription, aks=True)
+
+    def _set_flap(
+        self,
+        windows: Iterable[Sequence[float]],
+        group: str | None,
+        subscription: str,
+        *,
+        aks: bool,
+    ) -> None:
         flap = Flap(tuple((float(a), float(b)) for a, b in windows))
         with self._store.lock:
-            self._set_flap(flap, group, subscription, aks=True)
-
-    def _set_flap(self, flap: Flap, group: str | None, subscription: str, *, aks: bool) -> None:
-        state = self._store.state
-        if group is None:
-            if aks:
-                state.aks_flap = flap
-            else:
-                state.read_flap = flap
-            return
-        per_group = state.group_aks_flap if aks else state.group_read_flap
-        if existing := self._for_group(per_group, flap, group, subscription):
-            if aks:
-                existing.aks_flap = flap
-            else:
-                existing.read_flap = flap
+            state = self._store.state
+            if group is None:
+                if aks:
+                    state.aks_flap = flap
+                else:
+                    state.read_flap = flap
+                return
+            per_group = state.group_aks_flap if aks else state.group_read_flap
+            if existing := self._for_group(per_group, flap, group, subscription):
+                if aks:
+                    existing.aks_flap = flap
+                else:
+                    existing.read_flap = flap
 
     def _for_group(
         self, per_group: dict[GroupKey, _T], value: _T, group: str, subscription: str
