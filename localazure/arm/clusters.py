@@ -25,6 +25,7 @@ from localazure.arm.compute import (
     pools_vcpus,
     vcpus_in_use,
 )
+from localazure.arm.groups import writable_group
 from localazure.arm.providers import offered
 from localazure.arm.scenario import Countdown
 from localazure.arm.store import (
@@ -248,11 +249,7 @@ def _put_cluster(
     location = normalize_location(request["location"])
     require_offered(store, location, version, "managedClusters")
     require_registered(store, sub)
-    group = store.group(sub, group_name)
-    if group is None:
-        raise errors.resource_group_not_found(group_name)
-    if group.deleting is not None:
-        raise errors.group_being_deleted(group.name)
+    group = writable_group(store, sub, group_name)
     key: ClusterKey = (sub.lower(), group_name.lower(), name.lower())
     existing = store.cluster(key)
     # Only api-versions whose spec declares If-None-Match honour it; older ones ignore it.

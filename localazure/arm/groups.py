@@ -77,13 +77,20 @@ def _put_group(store: Store, ex: Exchange, subscription: str, name: str) -> Resp
     return ex.respond(201, group_body(group))
 
 
-def _patch_group(store: Store, ex: Exchange, subscription: str, name: str) -> Response:
-    body = ex.require_json_object()
+def writable_group(store: Store, subscription: str, name: str) -> Group:
+    """The group a write goes into (a PATCH of it, a resource created in it): absent, 404
+    ``ResourceGroupNotFound``; while it is being deleted, 409 ``ResourceGroupBeingDeleted``."""
     group = store.group(subscription, name)
     if group is None:
         raise errors.resource_group_not_found(name)
     if group.deleting is not None:
         raise errors.group_being_deleted(group.name)
+    return group
+
+
+def _patch_group(store: Store, ex: Exchange, subscription: str, name: str) -> Response:
+    body = ex.require_json_object()
+    group = writable_group(store, subscription, name)
     if isinstance(body.get("tags"), dict):
         group.tags = {str(k): str(v) for k, v in body["tags"].items()}
     return ex.respond(200, group_body(group))

@@ -308,6 +308,13 @@ def test_group_delete_is_202_deleting_then_gone_with_its_clusters(
     with pytest.raises(ResourceExistsError) as info:
         rm.resource_groups.create_or_update(name, {"location": "eastus"})
     assert info.value.error is not None and info.value.error.code == "ResourceGroupBeingDeleted"
+    # Every write into it is refused the same way: a PATCH of the group, a cluster PUT.
+    with pytest.raises(ResourceExistsError) as info:
+        rm.resource_groups.update(name, {"tags": {"team": "a"}})
+    assert info.value.error is not None and info.value.error.code == "ResourceGroupBeingDeleted"
+    with pytest.raises(ResourceExistsError) as info:
+        _create_cluster(aks, name, "c2")
+    assert info.value.error is not None and info.value.error.code == "ResourceGroupBeingDeleted"
     rm.resource_groups.begin_delete(
         name, polling_interval=0.01
     ).result()  # a repeat DELETE, then polls
