@@ -118,44 +118,36 @@ def _handle_request(delivery: Delivery, deps: Deps) -> None:
     # an insert; a duplicate, redelivery or re-drive reads the record after the conflict.
     # Otherwise (refused, or a quota slot to take) read first, to know whether it is new.
     if queue_admits_outright(request, deps.settings):
-        if not _start_new(request, delivery, deps):
-            _arrived(_existing(request.request_id, deps), request, delivery, deps)
+        _start_new(request, delivery, deps)
         return
     record = deps.status.get(request.request_id)
-    if record is None:
-        _admit_new(request, delivery, deps)
-    else:
+    if record is not None:
         _arrived(record, request, delivery, deps)
-
-
-def _admit_new(request: ClusterRequest, delivery: Delivery, deps: Deps) -> None:
+        return
     refused = _admit_queue_message(request, deps)
     if refused is not None:
         _reject(delivery, refused, request.request_id, deps, request)
-    elif not _start_new(request, delivery, deps):  # a concurrent delivery inserted it first
-        _arrived(_existing(request.request_id, deps), request, delivery, deps)
+    else:
+        _start_new(request, delivery, deps)
 
 
-def _start_new(request: ClusterRequest, delivery: Delivery, deps: Deps) -> bool:
-    """Insert an admitted request's first record and run its first step; False when a record
-    for its request_id exists already."""
+def _start_new(request: ClusterRequest, delivery: Delivery, deps: Deps) -> None:
+    """Insert an admitted request's first record and run its first step. When a record for its
+    request_id exists already (a duplicate, a redelivery, a re-drive, or a concurrent delivery
+    that inserted first), the payload is an arrival at that record instead."""
     try:
         stored = deps.status.insert(_new_record(request, delivery, deps, run=1))
     except TooLargeToStore as exc:  # never for a contract-valid body; refused, not a 400 loop
         _reject(delivery, exc, request.request_id, deps)
-        return True
+        return
     if stored is None:
-        return False
+        record = deps.status.get(request.request_id)
+        if record is None:
+            raise RuntimeError(f"status record {request.request_id} vanished after a conflict")
+        _arrived(record, request, delivery, deps)
+        return
     deps.requesters.note(ALL_KEY, stored.request_id, stored.created_at)
     _run_step(stored, request, delivery, deps)
-    return True
-
-
-def _existing(request_id: str, deps: Deps) -> StatusRecord:
-    record = deps.status.get(request_id)
-    if record is None:
-        raise RuntimeError(f"status record {request_id} vanished after a conflict")
-    return record
 
 
 def _arrived(record: StatusRecord, request: ClusterRequest, delivery: Delivery, deps: Deps) -> None:
