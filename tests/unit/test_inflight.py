@@ -230,3 +230,32 @@ def test_a_redrive_over_its_requesters_quota_is_refused_and_loses_nothing(
     handle(replace(redrive, id="m-redrive-again"), world.deps)
     after = world.status.get(failed.request_id)
     assert after is not None and after.run == 2 and not after.phase.terminal
+
+
+@pytest.mark.parametrize(
+    ("narrowed", "code"),
+    [
+        (
+            {"ALLOWED_SUBSCRIPTIONS": "11111111-1111-4111-8111-111111111111"},
+            "SubscriptionNotAllowed",
+        ),
+        ({"ALLOWED_LOCATIONS": "northeurope"}, "LocationNotAllowed"),
+    ],
+)
+def test_a_redrive_is_held_to_todays_global_allow_lists(
+    caplog: pytest.LogCaptureFixture, narrowed: dict[str, str], code: str
+) -> None:
+    """An operator narrowed an allow list since run 1 failed: the re-drive is refused with the
+    list's code (logged under Alice), the record stays as it was, no slot, no ARM call. Roles
+    are not judged again, but the global settings hold for every payload the app acts on."""
+    world = World(settings=make_settings(**narrowed), now=T0)
+    failed, redrive = _failed_of(world, ALICE)
+    caplog.set_level(logging.INFO, logger="provisioning")
+
+    handle(redrive, world.deps)
+
+    assert world.status.get(failed.request_id) == failed
+    assert world.outbox.poisoned == [redrive.wire]
+    assert not world.arm.calls and not world.outbox.chained
+    assert code in caplog.text and KEY in caplog.text
+    assert not world.requesters.slots(KEY)
