@@ -51,14 +51,20 @@ def admit(
 
 def admit_redrive(
     record: StatusRecord,
+    request: ClusterRequest,
     *,
     settings: Settings,
     requesters: RequesterIndex,
     status: StatusStore,
     now: datetime,
-) -> TooManyRequestsInFlight | None:
-    """A new run of an admitted request that failed: its payload is not judged again (accepted
-    means accepted), but the run is its requester's work, so it holds one of their slots."""
+) -> TerminalError | None:
+    """A new run of an admitted request that failed. Its requester's roles (or the ``"$queue"``
+    rule) are not judged again: accepted means accepted. But the global settings hold for every
+    payload the app acts on, so an allow list an operator narrowed since still refuses it; and
+    the run is its requester's work, so it holds one of their slots."""
+    refused = policy_error(request, settings)
+    if refused is not None:
+        return refused
     requester = record.requested_by
     limits = limits_for_redrive(requester, settings.request_policy, settings.global_limits)
     return hold_slot(

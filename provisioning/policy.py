@@ -148,7 +148,8 @@ def limits_for_queue(policy: RequestPolicy, caps: Limits) -> Limits | None:
 def limits_for_redrive(requester: Requester, policy: RequestPolicy, caps: Limits) -> Limits:
     """The in-flight limit a re-drive of ``requester``'s failed request is held to.
 
-    Only ``max_in_flight`` matters: the payload was admitted once and is not judged again. A
+    Only ``max_in_flight`` matters: the payload was admitted once, and its requester's rule is
+    not judged again (only the global settings, by ``admission.admit_redrive``). A
     re-drive carries no token, so a user's or app's roles are unknown: they are held to
     ``MAX_IN_FLIGHT_PER_REQUESTER``, the cap of every requester's rule. A queue request keeps
     the ``"$queue"`` rule's ``max_in_flight`` (none when it sets none, or is false).

@@ -168,18 +168,19 @@ def _arrived(record: StatusRecord, request: ClusterRequest, delivery: Delivery, 
             _redrive(record, request, delivery, deps)
         else:
             _reject(delivery, refused, request.request_id, deps, request)
-    else:  # a re-drive: not judged again, but it runs on a slot of the request's requester
-        busy = admit_redrive(
+    else:  # a re-drive: roles not judged again; global settings, and a slot of its requester
+        refused = admit_redrive(
             record,
+            request,
             settings=deps.settings,
             requesters=deps.requesters,
             status=deps.status,
             now=deps.clock(),
         )
-        if busy is None:
+        if refused is None:
             _redrive(record, request, delivery, deps)
         else:
-            _turn_away(record, "re-drive refused", busy.info, delivery, deps)
+            _turn_away(record, "re-drive refused", refused.info, delivery, deps)
 
 
 def _admit_queue_message(request: ClusterRequest, deps: Deps) -> TerminalError | None:
