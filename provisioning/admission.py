@@ -40,13 +40,16 @@ def admit(
     requesters: RequesterIndex,
     status: StatusStore,
     now: datetime,
+    run: int = 1,
 ) -> TerminalError | None:
-    """Why ``request`` may not start for the requester ``key`` under ``limits``, or None (and
-    then it holds one of the requester's in-flight slots)."""
+    """Why run ``run`` of ``request`` may not start for the requester ``key`` under ``limits``,
+    or None (and then it holds one of the requester's in-flight slots)."""
     refused = policy_error(request, settings, limits)
     if refused is not None:
         return refused
-    return hold_slot(limits, key, request.request_id, requesters=requesters, status=status, now=now)
+    return hold_slot(
+        limits, key, request.request_id, requesters=requesters, status=status, now=now, run=run
+    )
 
 
 def admit_redrive(
@@ -68,7 +71,13 @@ def admit_redrive(
     requester = record.requested_by
     limits = limits_for_redrive(requester, settings.request_policy, settings.global_limits)
     return hold_slot(
-        limits, requester.key, record.request_id, requesters=requesters, status=status, now=now
+        limits,
+        requester.key,
+        record.request_id,
+        requesters=requesters,
+        status=status,
+        now=now,
+        run=record.run + 1,
     )
 
 
@@ -80,10 +89,12 @@ def hold_slot(
     requesters: RequesterIndex,
     status: StatusStore,
     now: datetime,
+    run: int = 1,
 ) -> TooManyRequestsInFlight | None:
-    """None once ``request_id`` holds one of ``key``'s in-flight slots (or none is needed)."""
+    """None once run ``run`` of ``request_id`` holds one of ``key``'s in-flight slots (or none
+    is needed)."""
     limit = limits.max_in_flight
-    if limit is None or take_slot(requesters, status, key, request_id, limit, now):
+    if limit is None or take_slot(requesters, status, key, request_id, limit, now, run):
         return None
     who = "direct queue messages together" if key == QUEUE_KEY else "this requester"
     return TooManyRequestsInFlight(
@@ -113,8 +124,10 @@ def admit_queue_message(
     requesters: RequesterIndex,
     status: StatusStore,
     now: datetime,
+    run: int = 1,
 ) -> TerminalError | None:
-    """The ``"$queue"`` rule for a request dropped directly on the queue."""
+    """The ``"$queue"`` rule for run ``run`` of a request dropped directly on the queue (run 2
+    or later when a request refused on arrival is sent again)."""
     limits = limits_for_queue(settings.request_policy, settings.global_limits)
     if limits is None:
         return DirectQueueRequestsRefused(
@@ -132,4 +145,5 @@ def admit_queue_message(
         requesters=requesters,
         status=status,
         now=now,
+        run=run,
     )

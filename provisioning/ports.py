@@ -133,8 +133,13 @@ class RequesterIndex(Protocol):
 
     def slots(self, key: str) -> list[Slot]: ...
 
-    def take(self, key: str, number: int, request_id: str, now: datetime) -> bool:
-        """Claim slot ``number`` (an insert); False when someone holds it already."""
+    def take(self, key: str, number: int, request_id: str, now: datetime, run: int = 1) -> bool:
+        """Claim slot ``number`` for run ``run`` (an insert); False when someone holds it."""
+        ...
+
+    def renew(self, key: str, slot: Slot, run: int, now: datetime) -> bool:
+        """Hand ``slot`` to run ``run`` of its request, taken ``now``, if it is unchanged since
+        it was read (a replace under its ETag); False when it changed or is gone."""
         ...
 
     def free(self, key: str, slot: Slot) -> None:

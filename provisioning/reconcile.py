@@ -163,7 +163,7 @@ def _arrived(record: StatusRecord, request: ClusterRequest, delivery: Delivery, 
     elif kind is Arrival.DUPLICATE:
         _log(record, "duplicate request ignored: this request_id is already " + record.phase.value)
     elif kind is Arrival.READMIT:  # refused on arrival before: judged as the new request it is
-        refused = _admit_queue_message(request, deps)
+        refused = _admit_queue_message(request, deps, run=record.run + 1)
         if refused is None:
             _redrive(record, request, delivery, deps)
         else:
@@ -183,13 +183,14 @@ def _arrived(record: StatusRecord, request: ClusterRequest, delivery: Delivery, 
             _turn_away(record, "re-drive refused", refused.info, delivery, deps)
 
 
-def _admit_queue_message(request: ClusterRequest, deps: Deps) -> TerminalError | None:
+def _admit_queue_message(request: ClusterRequest, deps: Deps, run: int = 1) -> TerminalError | None:
     return admit_queue_message(
         request,
         settings=deps.settings,
         requesters=deps.requesters,
         status=deps.status,
         now=deps.clock(),
+        run=run,
     )
 
 

@@ -383,6 +383,16 @@ _LISTED = "r-"  # listing rows sort before slots ("r-" < "slot-")
 _NEWEST_FIRST = 10**13  # RowKeys sort ascending: (this - epoch ms) puts the newest first
 
 
+def _slot_entity(key: str, number: int, request_id: str, run: int, now: datetime) -> dict[str, Any]:
+    return {
+        "PartitionKey": key,
+        "RowKey": f"{_SLOT}{number:03d}",
+        "request_id": request_id,
+        "run": run,
+        "taken_at": iso(now),
+    }
+
+
 class RequesterTable:
     """The per-requester partitions of ``inflight.take_slot`` and of the listing route."""
 
@@ -401,21 +411,29 @@ class RequesterTable:
                 request_id=str(row.get("request_id", "")),
                 taken_at=datetime.fromisoformat(str(row["taken_at"]).replace("Z", "+00:00")),
                 etag=row.metadata.get("etag"),
+                run=int(row.get("run", 1)),  # rows from before runs were recorded: run 1
             )
             for row in rows
         ]
 
     @storage_call
-    def take(self, key: str, number: int, request_id: str, now: datetime) -> bool:
-        entity = {
-            "PartitionKey": key,
-            "RowKey": f"{_SLOT}{number:03d}",
-            "request_id": request_id,
-            "taken_at": iso(now),
-        }
+    def take(self, key: str, number: int, request_id: str, now: datetime, run: int = 1) -> bool:
         try:
-            self._table.create_entity(entity)
+            self._table.create_entity(_slot_entity(key, number, request_id, run, now))
         except ResourceExistsError:
+            return False
+        return True
+
+    @storage_call
+    def renew(self, key: str, slot: Slot, run: int, now: datetime) -> bool:
+        try:
+            self._table.update_entity(
+                _slot_entity(key, slot.number, slot.request_id, run, now),
+                mode=UpdateMode.REPLACE,
+                etag=slot.etag,
+                match_condition=MatchConditions.IfNotModified,
+            )
+        except (ResourceModifiedError, ResourceNotFoundError):
             return False
         return True
 

@@ -64,12 +64,14 @@ class ProviderView:
 
 @dataclass(frozen=True, slots=True)
 class Slot:
-    """One in-flight slot of a requester (see ``inflight``): which request holds it, since when."""
+    """One in-flight slot of a requester (see ``inflight``): which request holds it, for which
+    of its runs (1 for a row written before runs were recorded), since when."""
 
     number: int
     request_id: str
     taken_at: datetime
     etag: str | None = None
+    run: int = 1
 
 
 @dataclass(frozen=True, slots=True)

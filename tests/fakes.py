@@ -177,12 +177,21 @@ class MemoryRequesterIndex:
         self.calls.append("slots")
         return sorted(self.slots_by_key[key].values(), key=lambda slot: slot.number)
 
-    def take(self, key: str, number: int, request_id: str, now: datetime) -> bool:
+    def take(self, key: str, number: int, request_id: str, now: datetime, run: int = 1) -> bool:
         self.calls.append("take")
         if number in self.slots_by_key[key]:
             return False
         etag = f'W/"{next(self._etags)}"'
-        self.slots_by_key[key][number] = Slot(number, request_id, now, etag)
+        self.slots_by_key[key][number] = Slot(number, request_id, now, etag, run)
+        return True
+
+    def renew(self, key: str, slot: Slot, run: int, now: datetime) -> bool:
+        self.calls.append("renew")
+        current = self.slots_by_key[key].get(slot.number)
+        if current is None or current.etag != slot.etag:
+            return False
+        etag = f'W/"{next(self._etags)}"'
+        self.slots_by_key[key][slot.number] = replace(current, run=run, taken_at=now, etag=etag)
         return True
 
     def free(self, key: str, slot: Slot) -> None:

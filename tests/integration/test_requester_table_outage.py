@@ -35,6 +35,7 @@ def unreachable_requesters(azurite: Azurite) -> RequesterTable:
 CALLS: dict[str, Callable[[RequesterTable], object]] = {
     "slots": lambda table: table.slots("oid"),
     "take": lambda table: table.take("oid", 1, "r1", NOW),
+    "renew": lambda table: table.renew("oid", Slot(1, "r1", NOW, etag='W/"x"'), 2, NOW),
     "free": lambda table: table.free("oid", Slot(1, "r1", NOW, etag='W/"x"')),
     "note": lambda table: table.note("oid", "r1", NOW),
     "page": lambda table: table.page("oid", 5, None),

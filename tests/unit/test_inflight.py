@@ -7,6 +7,7 @@ import base64
 import json
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
@@ -20,6 +21,7 @@ from provisioning.inflight import GRACE, take_slot
 from provisioning.messages import Delivery
 from provisioning.reconcile import handle
 from provisioning.status import Phase, StatusRecord
+from provisioning.views import Slot
 from tests.fakes import MemoryRequesterIndex, MemoryStatusStore, World
 from tests.unit.factories import SUBSCRIPTION, T0, make_record, make_request, make_settings
 
@@ -84,11 +86,11 @@ class RacingIndex(MemoryRequesterIndex):
         super().__init__()
         self.races = races
 
-    def take(self, key: str, number: int, request_id: str, now: Any) -> bool:
+    def take(self, key: str, number: int, request_id: str, now: Any, run: int = 1) -> bool:
         if self.races:
             self.races -= 1
             super().take(key, number, f"other-{self.races}", now)
-        return super().take(key, number, request_id, now)
+        return super().take(key, number, request_id, now, run)
 
 
 def test_a_lost_race_for_a_slot_number_never_overshoots_the_limit() -> None:
@@ -259,3 +261,158 @@ def test_a_redrive_is_held_to_todays_global_allow_lists(
     assert not world.arm.calls and not world.outbox.chained
     assert code in caplog.text and KEY in caplog.text
     assert not world.requesters.slots(KEY)
+
+
+class RacingStatusStore(MemoryStatusStore):
+    """Runs ``race`` once, just before the first record write that replaces a record: the
+    moment between a re-drive's slot and its run-2 record."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.race: Callable[[], None] | None = None
+
+    def replace(self, record: StatusRecord) -> StatusRecord | None:
+        race, self.race = self.race, None
+        if race is not None:
+            race()
+        return super().replace(record)
+
+
+def test_a_redrive_keeps_its_slot_against_a_concurrent_reclaimer() -> None:
+    """MAX_IN_FLIGHT_PER_REQUESTER 1; Alice's failed run 1 still holds its (lazily freed) slot.
+    The re-drive takes its slot; before it writes run 2 (the record still says run 1 failed),
+    another request of hers finds the partition full and reclaims what looks finished. The
+    re-drive's slot must survive and the other be refused: never two of hers running."""
+    status = RacingStatusStore()
+    world = World(settings=make_settings(MAX_IN_FLIGHT_PER_REQUESTER="1"), now=T0, status=status)
+    world.arm.group_state_after_create = "Creating"  # keeps run 2 live
+    failed, redrive = _failed_of(world, ALICE)
+    assert take_slot(world.requesters, status, KEY, failed.request_id, 1, T0)  # run 1's slot
+    world.now = T0 + timedelta(hours=1)  # run 1 failed long ago; its slot was never freed
+    (other,) = ids(1)
+    admitted: list[bool] = []
+    status.race = lambda: admitted.append(
+        take_slot(world.requesters, status, KEY, other, 1, world.now)
+    )
+
+    handle(redrive, world.deps)
+
+    after = status.get(failed.request_id)
+    assert after is not None and (after.run, after.phase.terminal) == (2, False)
+    assert admitted == [False]
+    assert [s.request_id for s in world.requesters.slots(KEY)] == [failed.request_id]
+    assert not take_slot(world.requesters, status, KEY, other, 1, world.now)  # still refused
+
+
+def _failed_run(status: MemoryStatusStore, request_id: str, run: int = 1) -> StatusRecord:
+    record = make_record(request_id=request_id)
+    status.seed(replace(record, run=run, phase=Phase.FAILED))
+    stored = status.get(request_id)
+    assert stored is not None
+    return stored
+
+
+def test_a_redrive_hands_its_earlier_runs_slot_to_the_new_run() -> None:
+    """Run 1's slot is still there: the re-drive takes it over (no second slot, no insert);
+    taking again for run 2 is "already held"."""
+    index, status = MemoryRequesterIndex(), MemoryStatusStore()
+    (request_id,) = ids(1)
+    assert take_slot(index, status, KEY, request_id, 2, T0)
+    _failed_run(status, request_id)
+    later = T0 + timedelta(hours=1)
+    assert take_slot(index, status, KEY, request_id, 2, later, run=2)
+    assert take_slot(index, status, KEY, request_id, 2, later, run=2)
+    assert [(s.request_id, s.run, s.taken_at) for s in index.slots(KEY)] == [(request_id, 2, later)]
+    assert index.calls.count("take") == 1
+
+
+class HandOverDuringReclaim(MemoryRequesterIndex):
+    """Runs ``race`` once, just before the first delete: a reclaimer that read the slots and
+    the records, then lost the processor."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.race: Callable[[], None] | None = None
+
+    def free(self, key: str, slot: Slot) -> None:
+        race, self.race = self.race, None
+        if race is not None:
+            race()
+        super().free(key, slot)
+
+
+def test_a_reclaimer_that_read_the_slot_before_the_hand_over_cannot_delete_it() -> None:
+    """The other taker saw run 1's slot and its failed record; the re-drive hands the slot to
+    run 2 before the delete: the delete misses on the ETag, and the other is refused."""
+    index, status = HandOverDuringReclaim(), MemoryStatusStore()
+    redriven, other = ids(2)
+    assert take_slot(index, status, KEY, redriven, 1, T0)
+    _failed_run(status, redriven)
+    later = T0 + timedelta(hours=1)
+    handed: list[bool] = []
+    index.race = lambda: handed.append(take_slot(index, status, KEY, redriven, 1, later, run=2))
+    assert not take_slot(index, status, KEY, other, 1, later)
+    assert handed == [True]
+    assert [(s.request_id, s.run) for s in index.slots(KEY)] == [(redriven, 2)]
+
+
+def test_a_redrive_that_died_before_writing_its_run_frees_its_slot_after_the_grace() -> None:
+    """The slot was handed to run 2 but the record still says run 1 failed: it counts for
+    GRACE from the hand-over, as a slot whose record never appeared."""
+    index, status = MemoryRequesterIndex(), MemoryStatusStore()
+    redriven, other = ids(2)
+    assert take_slot(index, status, KEY, redriven, 1, T0)
+    _failed_run(status, redriven)
+    handed_at = T0 + timedelta(hours=1)
+    assert take_slot(index, status, KEY, redriven, 1, handed_at, run=2)
+    assert not take_slot(index, status, KEY, other, 1, handed_at + GRACE)
+    assert take_slot(index, status, KEY, other, 1, handed_at + GRACE + timedelta(seconds=1))
+
+
+def test_a_slot_of_an_earlier_run_counts_while_the_request_runs() -> None:
+    """A run-1 slot (a row written before runs were recorded) of a request now live at run 2
+    still counts; once run 2 fails, it is reclaimed as any other."""
+    index, status = MemoryRequesterIndex(), MemoryStatusStore()
+    redriven, other = ids(2)
+    assert take_slot(index, status, KEY, redriven, 1, T0)
+    failed = _failed_run(status, redriven, run=2)
+    status.replace(replace(failed, phase=Phase.CREATING_CLUSTER))
+    assert not take_slot(index, status, KEY, other, 1, T0 + timedelta(hours=1))
+    live = status.get(redriven)
+    assert live is not None
+    status.replace(replace(live, phase=Phase.FAILED))
+    assert take_slot(index, status, KEY, other, 1, T0 + timedelta(hours=1))
+
+
+def test_a_readmitted_queue_request_keeps_its_slot_against_a_concurrent_reclaimer() -> None:
+    """The "$queue" rule's max_in_flight 1; a request refused on arrival (a failed run-1 record,
+    never admitted) is sent again and admitted: it takes a slot, and before its run-2 record is
+    written another queue request finds the slots full. The record still says failed, but the
+    slot is the new run's: it survives, and the other is refused."""
+    status = RacingStatusStore()
+    world = World(
+        settings=make_settings(REQUEST_POLICY='{"$queue": {"max_in_flight": 1}}'),
+        now=T0,
+        status=status,
+    )
+    world.arm.group_state_after_create = "Creating"
+    request = make_request()
+    wire = base64.b64encode(json.dumps(request.to_dict()).encode())
+    refused = ErrorInfo("SubscriptionNotAllowed", "x")
+    status.seed(
+        StatusRecord.rejected(
+            request, refused, wire=wire, advanced_by="m-1", now=T0, max_attempts=5
+        )
+    )
+    (other,) = ids(1)
+    admitted: list[bool] = []
+    status.race = lambda: admitted.append(
+        take_slot(world.requesters, status, QUEUE_KEY, other, 1, world.now)
+    )
+
+    handle(Delivery(id="m-again", wire=wire, dequeue_count=1), world.deps)
+
+    after = status.get(request.request_id)
+    assert after is not None and (after.run, after.phase.terminal) == (2, False)
+    assert admitted == [False]
+    assert [s.request_id for s in world.requesters.slots(QUEUE_KEY)] == [request.request_id]
